@@ -1,0 +1,163 @@
+package record
+
+import "strings"
+
+// Classifier decides an entry's kind from its code when the extract's
+// structure does not (REFERENCE.md "Dataset rules"). Adapters call KindOf
+// only after the structural kinds (problem, medication, allergy, referral,
+// consultation, immunisation element) have been ruled out.
+type Classifier struct {
+	// Risks is the configured risks-and-warnings code set, keyed by
+	// CodeKey(system, code). Nil means DefaultRisks().
+	Risks CodeSet
+}
+
+// CodeSet is a set of codes keyed by CodeKey.
+type CodeSet map[string]bool
+
+// CodeKey is the key of a code in a CodeSet. Read v2 codes are cut to their
+// five-character form, so "9Nd7.00" and "9Nd7." are the same key.
+func CodeKey(system, code string) string {
+	if system == SystemReadV2 {
+		code = ReadV2Base(code)
+	}
+	return system + "|" + code
+}
+
+// Has reports whether any coding of c is in the set.
+func (s CodeSet) Has(c Concept) bool {
+	for _, cd := range c.Codings {
+		if s[CodeKey(cd.System, cd.Code)] {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadV2Base cuts a Read v2 code with a two-digit term suffix ("137R.00")
+// to its five-character code ("137R.").
+func ReadV2Base(code string) string {
+	if len(code) == 7 {
+		return code[:5]
+	}
+	return code
+}
+
+// ReadTwin returns the Read v2 code a CTV3 code reads as: a five-character
+// CTV3 code that does not start with X or Y is its Read v2 twin.
+func ReadTwin(ctv3 string) (string, bool) {
+	if len(ctv3) != 5 || ctv3[0] == 'X' || ctv3[0] == 'Y' {
+		return "", false
+	}
+	return ctv3, true
+}
+
+// bpReadCodes are the Read v2 (and CTV3 twin) blood pressure codes; the
+// CTV3-only ones follow (REFERENCE.md, "Blood pressure").
+var bpReadCodes = map[string]string{
+	"246..": "bp", "246C.": "bp", "246D.": "bp", "246E.": "bp",
+	"2469.": "systolic", "246N.": "systolic", "246Q.": "systolic", "246S.": "systolic",
+	"246A.": "diastolic", "246P.": "diastolic", "246R.": "diastolic", "246T.": "diastolic",
+}
+
+var bpCTV3Codes = map[string]string{
+	"XaJ2E": "systolic", "XaJ2F": "diastolic", "XaIwj": "systolic", "XaIwk": "diastolic",
+	"XaJ2G": "systolic", "XaJ2H": "diastolic", "XaKFx": "systolic", "XaKFw": "diastolic",
+	"XaF4d": "systolic", "XaF4e": "diastolic",
+}
+
+// bpSNOMEDCodes: 75367002 blood pressure, 163030003 systolic, 163031004
+// diastolic, 271649006 systolic BP, 271650006 diastolic BP, 72313002
+// systolic arterial pressure, 1091811000000102 diastolic arterial pressure.
+var bpSNOMEDCodes = map[string]string{
+	"75367002": "bp", "163020007": "bp", "163030003": "systolic", "163031004": "diastolic",
+	"271649006": "systolic", "271650006": "diastolic", "72313002": "systolic",
+	"1091811000000102": "diastolic", "407554009": "systolic", "407555005": "diastolic",
+	"407556006": "systolic", "407557002": "diastolic",
+}
+
+// BloodPressurePart says whether c codes a blood pressure reading ("bp"),
+// its systolic part ("systolic"), its diastolic part ("diastolic"), or none ("").
+func BloodPressurePart(c Concept) string {
+	for _, cd := range c.Codings {
+		switch cd.System {
+		case SystemReadV2:
+			if p := bpReadCodes[ReadV2Base(cd.Code)]; p != "" {
+				return p
+			}
+		case SystemCTV3:
+			if p := bpReadCodes[cd.Code]; p != "" {
+				return p
+			}
+			if p := bpCTV3Codes[cd.Code]; p != "" {
+				return p
+			}
+		case SystemSNOMED:
+			if p := bpSNOMEDCodes[cd.Code]; p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// KindOf returns the kind c's code gives under the dataset rules, or
+// KindNone. Risks come first: a code in the risk set is a risk whatever its
+// chapter.
+func (cl *Classifier) KindOf(c Concept) Kind {
+	risks := DefaultRisks()
+	if cl != nil && cl.Risks != nil {
+		risks = cl.Risks
+	}
+	if risks.Has(c) {
+		return KindRisk
+	}
+	if BloodPressurePart(c) != "" {
+		return KindBloodPressure
+	}
+	for _, cd := range c.Codings {
+		switch cd.System {
+		case SystemReadV2:
+			return readKind(ReadV2Base(cd.Code))
+		case SystemCTV3:
+			if twin, ok := ReadTwin(cd.Code); ok {
+				return readKind(twin)
+			}
+		}
+	}
+	// No Read v2 code and no CTV3 twin: a SNOMED translation decides only
+	// where we hold a rule for it (blood pressure and the risk set above);
+	// otherwise the structure alone decides, and here it did not.
+	return KindNone
+}
+
+// readKind applies the Read v2 chapter rules to a five-character code.
+func readKind(code string) Kind {
+	if code == "" {
+		return KindNone
+	}
+	c := code[0]
+	switch {
+	case c >= 'a' && c <= 'z':
+		return KindNone // drug codes: shown only as medication structure
+	case c >= 'A' && c <= 'Q', c == 'R', c == 'S':
+		return KindDiagnosis
+	case c == '3', c == '4', c == '5':
+		return KindInvestigation
+	case c == '7':
+		return KindProcedure
+	case strings.HasPrefix(code, "65"):
+		return KindImmunisation
+	case strings.HasPrefix(code, "8H1"), strings.HasPrefix(code, "8H2"):
+		return KindAdmission
+	case strings.HasPrefix(code, "8H"):
+		return KindReferral
+	case c == '8':
+		return KindProcedure
+	case strings.HasPrefix(code, "14L"), strings.HasPrefix(code, "14M"):
+		return KindAllergy
+	}
+	// chapter 2 other than blood pressure, chapter 6 other than 65..,
+	// 0, 1, 9, T, U, Z and anything else: not shown.
+	return KindNone
+}

@@ -1,0 +1,286 @@
+// Package record is MIG's neutral coded record: what every adapter fills from
+// a GP extract and the one FHIR mapper reads. It has no field that can hold
+// free text. Terms, names, addresses and the dosage exception are distinct
+// types (text.go) that only packages under adapters/ construct; a test in
+// this package (leak_test.go) proves that nothing else does.
+package record
+
+import "time"
+
+// Kind is what an entry is, decided by the adapter from the extract's
+// structure first, then from its code (Classifier, REFERENCE.md "Dataset
+// rules"). KindNone entries are kept (access control reads sharing-consent
+// codes from them) but never shown.
+type Kind uint8
+
+const (
+	KindNone                    Kind = iota
+	KindProblem                      // problem header: GP2GP LinkSet, EMIS Problem, TPP problem
+	KindDiagnosis                    // coded diagnosis (Read v2 A-Q, R, S) not itself a problem header
+	KindMedicationAuthorisation      // a prescribing authorisation (acute or repeat)
+	KindMedicationIssue              // one prescription issued
+	KindAllergy                      // allergy or intolerance, or coded "no known allergies"
+	KindBloodPressure                // one paired systolic/diastolic reading
+	KindInvestigation                // a test result, or a battery/report grouping results
+	KindProcedure                    // an operation or other procedure
+	KindImmunisation                 // an immunisation given
+	KindRisk                         // a risk or warning (configured code set, EMIS alerts)
+	KindEncounter                    // a consultation
+	KindAdmission                    // a hospital admission (Read 8H1./8H2.)
+	KindReferral                     // a referral
+)
+
+var kindNames = [...]string{"none", "problem", "diagnosis", "medication-authorisation",
+	"medication-issue", "allergy", "blood-pressure", "investigation", "procedure",
+	"immunisation", "risk", "encounter", "admission", "referral"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Status is the clinical or workflow status of an entry.
+type Status uint8
+
+const (
+	StatusUnknown   Status = iota
+	StatusActive           // active problem, current authorisation, active allergy
+	StatusInactive         // past problem, inactive allergy
+	StatusResolved         // resolved problem or allergy
+	StatusCompleted        // authorisation that ran its course (ended)
+	StatusStopped          // authorisation discontinued
+)
+
+var statusNames = [...]string{"unknown", "active", "inactive", "resolved", "completed", "stopped"}
+
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return "unknown"
+}
+
+// Precision is how much of a Date the source gave.
+type Precision uint8
+
+const (
+	PrecisionNone Precision = iota
+	PrecisionYear
+	PrecisionMonth
+	PrecisionDay
+	PrecisionMinute
+	PrecisionSecond
+)
+
+// Date is a point in time with the precision the source recorded. Times are
+// kept in UTC; a date-only value has its time at midnight UTC.
+type Date struct {
+	T time.Time
+	P Precision
+}
+
+// IsZero reports whether no date was given.
+func (d Date) IsZero() bool { return d.P == PrecisionNone }
+
+// Code system URIs (REFERENCE.md).
+const (
+	SystemReadV2 = "http://read.info/readv2"
+	SystemCTV3   = "http://read.info/ctv3"
+	SystemSNOMED = "http://snomed.info/sct" // also dm+d, which is SNOMED
+	SystemLOINC  = "http://loinc.org"
+	// SystemEMISDrug is EMIS Web's own preparation code (design: ours).
+	SystemEMISDrug = "https://fhir.hl7.org.uk/Id/emis-drug-codes"
+	// SystemEMISLocal and SystemTPPLocal hold practice or supplier local codes.
+	// They are shown only with a national code beside them, and their terms
+	// are never kept (they are free text).
+	SystemEMISLocal = "https://fhir.hl7.org.uk/Id/emis-local-codes"
+	SystemTPPLocal  = "https://fhir.hl7.org.uk/Id/tpp-local-codes"
+)
+
+// Coding is one code with the term the GP system gave for it.
+type Coding struct {
+	System string
+	Code   string
+	Term   Term // zero for local codes: their terms are free text
+}
+
+// Concept is a coded concept: the code as entered first, then translations.
+type Concept struct {
+	Codings []Coding
+}
+
+// IsZero reports whether the concept has no coding.
+func (c Concept) IsZero() bool { return len(c.Codings) == 0 }
+
+// Find returns the first coding in system, if any.
+func (c Concept) Find(system string) (Coding, bool) {
+	for _, cd := range c.Codings {
+		if cd.System == system {
+			return cd, true
+		}
+	}
+	return Coding{}, false
+}
+
+// Quantity is a measured value. Value is a decimal number as written in the
+// source (kept as text so that precision is not lost; adapters check that it
+// is a number). Unit is the unit as the source coded it, UCUM where the source
+// used UCUM.
+type Quantity struct {
+	Value      string
+	Unit       string
+	Comparator string // "", "<", "<=", ">=", ">"
+}
+
+// Range is a reference range.
+type Range struct {
+	Low, High *Quantity
+}
+
+// Person is a clinician who authored an entry.
+type Person struct {
+	ID   string // SDS user id or the source's person id
+	Name HumanName
+	Role Concept
+}
+
+// ProblemInfo is what a problem header adds.
+type ProblemInfo struct {
+	Significance string   // "major", "minor" or ""
+	Links        []string // IDs of entries linked to the problem
+}
+
+// Prescription types.
+const (
+	PrescriptionAcute            = "acute"
+	PrescriptionRepeat           = "repeat"
+	PrescriptionRepeatDispensing = "repeat-dispensing"
+)
+
+// MedicationInfo is what a medication authorisation or issue adds.
+type MedicationInfo struct {
+	Dosage         DosageText // the named free-text exception: clinicians need the dose
+	Quantity       DosageText // quantity as prescribed, e.g. "28 tablet"
+	QuantityValue  *Quantity  // quantity as a number, where coded
+	Type           string     // Prescription* constant
+	Authorisation  string     // for an issue: ID of its authorisation
+	RepeatsAllowed int        // for an authorisation; 0 = not stated
+	RepeatsIssued  int
+	DurationDays   int // expected supply duration, 0 = not stated
+}
+
+// Allergy categories.
+const (
+	AllergyDrug    = "medication"
+	AllergyOther   = "other"
+	AllergyNoKnown = "no-known" // coded "no known allergies": distinct from nothing recorded
+)
+
+// AllergyInfo is what an allergy adds.
+type AllergyInfo struct {
+	Category  string  // Allergy* constant
+	Substance Concept // the allergen where coded apart from the allergy code
+	Reaction  Concept // coded manifestation, if any
+}
+
+// ReferralInfo is what a referral adds.
+type ReferralInfo struct {
+	Priority  string // "routine", "urgent", "asap", "stat" or ""
+	Recipient string // ODS code of the organisation referred to, if given
+	Specialty Concept
+}
+
+// Entry is one coded item of the record.
+type Entry struct {
+	ID        string // the source's id for the item (stable across extracts)
+	Kind      Kind
+	Code      Concept
+	Status    Status
+	Effective Date // when it happened, onset, or start
+	End       Date // end, resolution, abatement
+	Recorded  Date // when it was entered
+
+	Value          *Quantity
+	Range          *Range
+	Interpretation Concept // coded abnormal flag (H, L, ...), if any
+
+	Systolic, Diastolic *Quantity // KindBloodPressure only, in mm[Hg]
+
+	Parent  string   // ID of the battery or report this result belongs to
+	Members []string // IDs of a battery's or report's results
+
+	Problem    *ProblemInfo
+	Medication *MedicationInfo
+	Allergy    *AllergyInfo
+	Referral   *ReferralInfo
+
+	Encounter    string // ID of the consultation (KindEncounter entry) it was recorded in
+	Author       *Person
+	Organisation string // ODS code of the organisation where it was recorded, if known
+
+	// Views is filled once, by Tag, from the view rules in views.go.
+	Views []View
+}
+
+// InView reports whether the entry is tagged with v.
+func (e *Entry) InView(v View) bool {
+	for _, w := range e.Views {
+		if w == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Sex is administrative gender.
+type Sex uint8
+
+const (
+	SexUnknown Sex = iota
+	SexMale
+	SexFemale
+	SexOther
+)
+
+func (s Sex) String() string {
+	return [...]string{"unknown", "male", "female", "other"}[s]
+}
+
+// Patient is the identity and demographics the extract (or the deployment's
+// demographics source) carries.
+type Patient struct {
+	NHSNumber    string
+	Name         HumanName
+	BirthDate    Date
+	Sex          Sex
+	Address      Address
+	PracticeODS  string // registered GP practice
+	Deceased     bool
+	DeceasedDate Date
+	Deducted     bool // no longer registered at the practice
+	Sensitive    bool // flagged sensitive in demographics: address withheld
+}
+
+// Record is a patient's coded record as one adapter read it.
+type Record struct {
+	Format    string // adapter name: gp2gp, emis, tpp
+	Extracted Date   // when the GP system produced the extract
+	Patient   Patient
+	Entries   []Entry
+	// Withheld is set when the adapter left out items the GP system marked
+	// confidential. Responses say something was withheld, never what.
+	Withheld bool
+}
+
+// Index returns a map from entry ID to its position in Entries.
+func (r *Record) Index() map[string]int {
+	m := make(map[string]int, len(r.Entries))
+	for i := range r.Entries {
+		if r.Entries[i].ID != "" {
+			m[r.Entries[i].ID] = i
+		}
+	}
+	return m
+}

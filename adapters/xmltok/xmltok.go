@@ -1,0 +1,402 @@
+// Package xmltok is the one seam through which adapters read XML: a small
+// streaming tokenizer with limits on size, depth and element count, and a
+// bounded subtree reader. Adapters see Token and Node, never encoding/xml,
+// so a faster tokenizer can replace this file without touching them.
+//
+// Safety: DOCTYPE declarations are rejected (so no entity can be declared,
+// expanded or fetched), only UTF-8 (and its ASCII subset) is accepted, and
+// error messages name a line and an element path, never document content.
+package xmltok
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Kind is a token's kind.
+type Kind uint8
+
+const (
+	Start Kind = iota + 1 // start of an element
+	End                   // end of an element
+	Text                  // character data
+)
+
+// Attr is an attribute. Space is the namespace URI for prefixed attributes.
+type Attr struct {
+	Space, Local, Value string
+}
+
+// Token is one XML token. Text is valid only until the next call to Next.
+type Token struct {
+	Kind         Kind
+	Space, Local string // element namespace URI and local name (Start, End)
+	Attrs        []Attr // Start only
+	Text         []byte // Text only
+}
+
+// Attr returns the value of the attribute with the local name, or "".
+func (t Token) Attr(local string) string {
+	for _, a := range t.Attrs {
+		if a.Local == local {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// Limits bound what a document may cost to read.
+type Limits struct {
+	MaxBytes    int64 // document size
+	MaxDepth    int   // element nesting
+	MaxElements int   // elements in the document
+}
+
+// DefaultLimits are generous for real GP extracts (the largest reference
+// sample is 1.2 MB, depth 20) and small enough to refuse abuse.
+var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxDepth: 256, MaxElements: 2_000_000}
+
+func (l Limits) orDefault() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultLimits.MaxBytes
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	if l.MaxElements <= 0 {
+		l.MaxElements = DefaultLimits.MaxElements
+	}
+	return l
+}
+
+// Error is a malformed or over-limit document. Its message holds a line, an
+// element path and a content-free reason.
+type Error struct {
+	Line     int
+	Path     string
+	Reason   string
+	TooLarge bool // a limit was exceeded (rather than malformed XML)
+}
+
+func (e *Error) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
+	}
+	return fmt.Sprintf("line %d, in %s: %s", e.Line, e.Path, e.Reason)
+}
+
+// Decoder reads tokens from a document.
+type Decoder struct {
+	d        *xml.Decoder
+	lr       *limitReader
+	lim      Limits
+	stack    []string
+	elements int
+}
+
+// NewDecoder returns a Decoder reading r under lim (zero fields take
+// DefaultLimits).
+func NewDecoder(r io.Reader, lim Limits) *Decoder {
+	lim = lim.orDefault()
+	lr := &limitReader{r: r, n: lim.MaxBytes}
+	br := bufio.NewReaderSize(lr, 64<<10)
+	// Skip a UTF-8 byte order mark.
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
+		br.Discard(3)
+	}
+	d := xml.NewDecoder(br)
+	d.Strict = true
+	d.CharsetReader = func(label string, input io.Reader) (io.Reader, error) {
+		switch strings.ToLower(label) {
+		case "utf-8", "utf8", "us-ascii", "ascii":
+			return input, nil
+		}
+		return nil, errors.New("unsupported encoding")
+	}
+	return &Decoder{d: d, lr: lr, lim: lim}
+}
+
+// Line returns the current line of the input.
+func (d *Decoder) Line() int {
+	line, _ := d.d.InputPos()
+	return line
+}
+
+// Path returns the element path of the current position, e.g.
+// "/RCMR_IN030000UK06/ControlActEvent/subject".
+func (d *Decoder) Path() string {
+	if len(d.stack) == 0 {
+		return ""
+	}
+	return "/" + strings.Join(d.stack, "/")
+}
+
+// Depth returns the number of open elements.
+func (d *Decoder) Depth() int { return len(d.stack) }
+
+func (d *Decoder) errorf(tooLarge bool, format string, args ...any) *Error {
+	return &Error{Line: d.Line(), Path: d.Path(), Reason: fmt.Sprintf(format, args...), TooLarge: tooLarge}
+}
+
+// Next returns the next token, or io.EOF after the root element closes.
+// Comments and processing instructions are skipped; a DOCTYPE is an error.
+func (d *Decoder) Next() (Token, error) {
+	for {
+		tok, err := d.d.Token()
+		if err != nil {
+			if d.lr.over {
+				return Token{}, d.errorf(true, "document larger than %d bytes", d.lim.MaxBytes)
+			}
+			if err == io.EOF {
+				if len(d.stack) > 0 {
+					return Token{}, d.errorf(false, "unexpected end of document")
+				}
+				if d.elements == 0 {
+					return Token{}, &Error{Line: d.Line(), Reason: "empty document"}
+				}
+				return Token{}, io.EOF
+			}
+			return Token{}, d.errorf(false, "%s", reason(err))
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			d.elements++
+			if d.elements > d.lim.MaxElements {
+				return Token{}, d.errorf(true, "more than %d elements", d.lim.MaxElements)
+			}
+			if len(d.stack) >= d.lim.MaxDepth {
+				return Token{}, d.errorf(true, "nesting deeper than %d", d.lim.MaxDepth)
+			}
+			d.stack = append(d.stack, safeName(t.Name.Local))
+			out := Token{Kind: Start, Space: t.Name.Space, Local: t.Name.Local}
+			if len(t.Attr) > 0 {
+				out.Attrs = make([]Attr, len(t.Attr))
+				for i, a := range t.Attr {
+					out.Attrs[i] = Attr{Space: a.Name.Space, Local: a.Name.Local, Value: a.Value}
+				}
+			}
+			return out, nil
+		case xml.EndElement:
+			out := Token{Kind: End, Space: t.Name.Space, Local: t.Name.Local}
+			if len(d.stack) > 0 {
+				d.stack = d.stack[:len(d.stack)-1]
+			}
+			return out, nil
+		case xml.CharData:
+			if len(d.stack) == 0 {
+				continue // whitespace around the root element
+			}
+			return Token{Kind: Text, Text: t}, nil
+		case xml.Directive:
+			return Token{}, d.errorf(false, "DOCTYPE and other declarations are not accepted")
+		default: // comments, processing instructions
+			continue
+		}
+	}
+}
+
+// Skip reads to the end of the element whose Start token was returned last
+// (or the innermost open element).
+func (d *Decoder) Skip() error {
+	depth := len(d.stack)
+	for len(d.stack) >= depth {
+		if _, err := d.Next(); err != nil {
+			if err == io.EOF {
+				return d.errorf(false, "unexpected end of document")
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Node is an element read whole by ReadNode: for the small subtrees an
+// adapter needs at once (one statement, one consultation), never a whole
+// document.
+type Node struct {
+	Space, Local string
+	Attrs        []Attr
+	Children     []*Node
+	Text         string // the element's own character data, trimmed
+	Line         int
+}
+
+// ReadNode reads the element whose Start token start was just returned by
+// Next, to its end, as a Node tree.
+func (d *Decoder) ReadNode(start Token) (*Node, error) {
+	root := &Node{Space: start.Space, Local: start.Local, Attrs: start.Attrs, Line: d.Line()}
+	stack := []*Node{root}
+	var text []strings.Builder = make([]strings.Builder, 1, 8)
+	for len(stack) > 0 {
+		tok, err := d.Next()
+		if err != nil {
+			if err == io.EOF {
+				return nil, d.errorf(false, "unexpected end of document")
+			}
+			return nil, err
+		}
+		top := stack[len(stack)-1]
+		switch tok.Kind {
+		case Start:
+			n := &Node{Space: tok.Space, Local: tok.Local, Attrs: tok.Attrs, Line: d.Line()}
+			top.Children = append(top.Children, n)
+			stack = append(stack, n)
+			text = append(text, strings.Builder{})
+		case End:
+			top.Text = strings.TrimSpace(text[len(text)-1].String())
+			stack = stack[:len(stack)-1]
+			text = text[:len(text)-1]
+		case Text:
+			text[len(text)-1].Write(tok.Text)
+		}
+	}
+	return root, nil
+}
+
+// Attr returns the value of the attribute with the local name, or "".
+func (n *Node) Attr(local string) string {
+	if n == nil {
+		return ""
+	}
+	for _, a := range n.Attrs {
+		if a.Local == local {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// Child returns the first child element with the local name, or nil.
+func (n *Node) Child(local string) *Node {
+	if n == nil {
+		return nil
+	}
+	for _, c := range n.Children {
+		if c.Local == local {
+			return c
+		}
+	}
+	return nil
+}
+
+// All returns the child elements with the local name.
+func (n *Node) All(local string) []*Node {
+	if n == nil {
+		return nil
+	}
+	var out []*Node
+	for _, c := range n.Children {
+		if c.Local == local {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Find follows a path of local names from n (first match at each step).
+func (n *Node) Find(path ...string) *Node {
+	for _, p := range path {
+		n = n.Child(p)
+		if n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
+// FindAll returns every element reached by the path of local names.
+func (n *Node) FindAll(path ...string) []*Node {
+	if n == nil {
+		return nil
+	}
+	cur := []*Node{n}
+	for _, p := range path {
+		var next []*Node
+		for _, c := range cur {
+			next = append(next, c.All(p)...)
+		}
+		cur = next
+	}
+	return cur
+}
+
+// Walk calls fn for n and every element below it, depth first, stopping
+// below an element for which fn returns false.
+func (n *Node) Walk(fn func(*Node) bool) {
+	if n == nil || !fn(n) {
+		return
+	}
+	for _, c := range n.Children {
+		c.Walk(fn)
+	}
+}
+
+// reason turns an encoding/xml error into a content-free reason.
+func reason(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "unsupported encoding"):
+		return "unsupported character encoding (UTF-8 only)"
+	case strings.Contains(msg, "unexpected EOF"):
+		return "unexpected end of document"
+	case strings.Contains(msg, "closed by") || strings.Contains(msg, "unexpected end element"):
+		return "mismatched end tag"
+	case strings.Contains(msg, "invalid UTF-8"):
+		return "invalid UTF-8"
+	case strings.Contains(msg, "entity"):
+		return "undefined or invalid entity reference"
+	case strings.Contains(msg, "illegal character"):
+		return "illegal character"
+	case strings.Contains(msg, "attribute"):
+		return "malformed attribute"
+	}
+	return "not well-formed XML"
+}
+
+// safeName keeps an element name printable in errors: name characters only,
+// at most 64 of them.
+func safeName(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	ok := true
+	for _, r := range s {
+		if !(r == '_' || r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			ok = false
+			break
+		}
+	}
+	if !ok {
+		return "?"
+	}
+	return s
+}
+
+// limitReader fails once more than n bytes have been read.
+type limitReader struct {
+	r    io.Reader
+	n    int64
+	over bool
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		l.over = true
+		return 0, errors.New("document too large")
+	}
+	if int64(len(p)) > l.n+1 {
+		p = p[:l.n+1]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if l.n < 0 {
+		l.over = true
+		return n, errors.New("document too large")
+	}
+	return n, err
+}
