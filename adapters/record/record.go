@@ -269,9 +269,21 @@ type Record struct {
 	Extracted Date   // when the GP system produced the extract
 	Patient   Patient
 	Entries   []Entry
+	// SharingFlags are the GP system's own record-sharing settings, where a
+	// format has one that really is about sharing the record (not, say,
+	// TPP's SMSConsent, which is about text messages). Coded consent and
+	// dissent entries stay ordinary entries.
+	SharingFlags []SharingFlag
 	// Withheld is set when the adapter left out items the GP system marked
 	// confidential. Responses say something was withheld, never what.
 	Withheld bool
+}
+
+// SharingFlag is one record-sharing setting of the GP system.
+type SharingFlag struct {
+	Setting string // which setting, e.g. "tpp:sharing-out"
+	Consent bool   // true: consent to share; false: dissent
+	Date    Date   // when it was set, if the format says
 }
 
 // Index returns a map from entry ID to its position in Entries.
