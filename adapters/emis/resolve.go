@@ -1,0 +1,166 @@
+package emis
+
+import "mig/adapters/record"
+
+// resolve runs once the document is read: it pairs blood pressure readings,
+// resolves PeopleList and LocationList references, problem links, issue to
+// course links and report members, then drops merged entries.
+func (p *parser) resolve() {
+	entries := p.rec.Entries
+	alias := p.pairBloodPressure()
+
+	// Where each item can be found: by its own GUID / RefID, and by entry ID.
+	byKey := make(map[string]int, 2*len(entries))
+	byID := make(map[string]int, len(entries))
+	for i := range entries {
+		if p.meta[i].drop {
+			continue
+		}
+		byID[entries[i].ID] = i
+		for _, k := range p.meta[i].self.keys() {
+			if _, dup := byKey[k]; !dup {
+				byKey[k] = i
+			}
+		}
+	}
+	for old, now := range alias {
+		byID[entries[old].ID] = now
+		for _, k := range p.meta[old].self.keys() {
+			if _, dup := byKey[k]; !dup {
+				byKey[k] = now
+			}
+		}
+	}
+	find := func(id ident) (int, bool) {
+		for _, k := range id.keys() {
+			if i, ok := byKey[k]; ok {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+
+	for i := range entries {
+		m := &p.meta[i]
+		if m.drop {
+			continue
+		}
+		e := &entries[i]
+		for _, k := range m.author.keys() {
+			if pr, ok := p.people[k]; ok {
+				e.Author = &record.Person{ID: pr.id, Name: pr.name}
+				break
+			}
+		}
+		if ods := p.place(m.location); ods != "" {
+			e.Organisation = ods
+		}
+		if e.Referral != nil {
+			if ods := p.place(m.provider); ods != "" {
+				e.Referral.Recipient = ods
+			}
+		}
+		for _, t := range m.problems {
+			if j, ok := find(t); ok && j != i && entries[j].Kind == record.KindProblem {
+				entries[j].Problem.Links = appendOnce(entries[j].Problem.Links, e.ID)
+			}
+		}
+		if m.medLink != "" && e.Medication != nil {
+			if j, ok := byID[m.medLink]; ok && entries[j].Kind == record.KindMedicationAuthorisation {
+				e.Medication.Authorisation = entries[j].ID
+			}
+		}
+		if e.Parent != "" {
+			if j, ok := byID[e.Parent]; ok {
+				entries[j].Members = appendOnce(entries[j].Members, e.ID)
+			} else {
+				e.Parent = ""
+			}
+		}
+	}
+	// Items in a consultation were recorded where the consultation was.
+	for i := range entries {
+		if enc := p.meta[i].encounter; enc >= 0 && entries[i].Organisation == "" {
+			entries[i].Organisation = entries[enc].Organisation
+		}
+	}
+	p.rec.Patient.PracticeODS = p.place(p.origin)
+
+	kept := entries[:0]
+	for i := range entries {
+		if !p.meta[i].drop {
+			kept = append(kept, entries[i])
+		}
+	}
+	p.rec.Entries = kept
+	p.meta = nil
+}
+
+func (p *parser) place(id ident) string {
+	for _, k := range id.keys() {
+		if ods, ok := p.places[k]; ok {
+			return ods
+		}
+	}
+	return ""
+}
+
+// pairBloodPressure merges each diastolic reading into the systolic reading
+// of the same group (GroupID, or date and time) into one KindBloodPressure
+// entry, and returns the merged-away entries' indices mapped to the kept ones.
+func (p *parser) pairBloodPressure() map[int]int {
+	type group struct{ sys, dia []int }
+	groups := map[string]*group{}
+	var order []string
+	for i := range p.meta {
+		m := &p.meta[i]
+		if m.bpPart == "" {
+			continue
+		}
+		g := groups[m.bpKey]
+		if g == nil {
+			g = &group{}
+			groups[m.bpKey] = g
+			order = append(order, m.bpKey)
+		}
+		if m.bpPart == "systolic" {
+			g.sys = append(g.sys, i)
+		} else {
+			g.dia = append(g.dia, i)
+		}
+	}
+	alias := map[int]int{}
+	entries := p.rec.Entries
+	for _, k := range order {
+		g := groups[k]
+		for n := 0; n < len(g.sys) || n < len(g.dia); n++ {
+			switch {
+			case n < len(g.sys) && n < len(g.dia):
+				s, d := g.sys[n], g.dia[n]
+				entries[s].Systolic = p.meta[s].bpValue
+				entries[s].Diastolic = p.meta[d].bpValue
+				entries[s].Code.Codings = append(entries[s].Code.Codings, entries[d].Code.Codings...)
+				if entries[s].Interpretation.IsZero() {
+					entries[s].Interpretation = entries[d].Interpretation
+				}
+				p.meta[s].problems = append(p.meta[s].problems, p.meta[d].problems...)
+				p.meta[d].drop = true
+				alias[d] = s
+			case n < len(g.sys):
+				entries[g.sys[n]].Systolic = p.meta[g.sys[n]].bpValue
+			default:
+				entries[g.dia[n]].Diastolic = p.meta[g.dia[n]].bpValue
+			}
+		}
+	}
+	return alias
+}
+
+func appendOnce(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
