@@ -5,7 +5,10 @@
 // this package (leak_test.go) proves that nothing else does.
 package record
 
-import "time"
+import (
+	"time"
+	_ "time/tzdata" // Europe/London must load on hosts without a zone database
+)
 
 // Kind is what an entry is, decided by the adapter from the extract's
 // structure first, then from its code (Classifier, REFERENCE.md "Dataset
@@ -295,4 +298,17 @@ func (r *Record) Index() map[string]int {
 		}
 	}
 	return m
+}
+
+// UKTime is the zone GP systems record wall-clock times in. Adapters read
+// a time written without a zone as UK local time and keep it in UTC, so the
+// same moment from any GP system is the same instant.
+var UKTime = mustZone("Europe/London")
+
+func mustZone(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic("record: time zone " + name + ": " + err.Error())
+	}
+	return loc
 }

@@ -231,7 +231,9 @@ type Node struct {
 func (d *Decoder) ReadNode(start Token) (*Node, error) {
 	root := &Node{Space: start.Space, Local: start.Local, Attrs: start.Attrs, Line: d.Line()}
 	stack := []*Node{root}
-	var text []strings.Builder = make([]strings.Builder, 1, 8)
+	// One text buffer per open element. Pointers, because a Builder must
+	// not be copied once written to, and the slice grows with depth.
+	text := []*strings.Builder{{}}
 	for len(stack) > 0 {
 		tok, err := d.Next()
 		if err != nil {
@@ -246,7 +248,7 @@ func (d *Decoder) ReadNode(start Token) (*Node, error) {
 			n := &Node{Space: tok.Space, Local: tok.Local, Attrs: tok.Attrs, Line: d.Line()}
 			top.Children = append(top.Children, n)
 			stack = append(stack, n)
-			text = append(text, strings.Builder{})
+			text = append(text, &strings.Builder{})
 		case End:
 			top.Text = strings.TrimSpace(text[len(text)-1].String())
 			stack = stack[:len(stack)-1]

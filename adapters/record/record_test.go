@@ -1,0 +1,107 @@
+package record
+
+import (
+	"testing"
+	"time"
+)
+
+func TestKindOf(t *testing.T) {
+	rv := func(c string) Concept { return Concept{Codings: []Coding{{System: SystemReadV2, Code: c}}} }
+	ctv3 := func(c string) Concept { return Concept{Codings: []Coding{{System: SystemCTV3, Code: c}}} }
+	cl := &Classifier{}
+	for _, tc := range []struct {
+		name string
+		c    Concept
+		want Kind
+	}{
+		{"diagnosis A-Q", rv("C10F.00"), KindDiagnosis},
+		{"diagnosis R", rv("R0601"), KindDiagnosis},
+		{"injury S", rv("S23..00"), KindDiagnosis},
+		{"BP reading", rv("246..00"), KindBloodPressure},
+		{"systolic", rv("2469.00"), KindBloodPressure},
+		{"other chapter 2 hidden", rv("22A..00"), KindNone},
+		{"investigation 4", rv("42W5.00"), KindInvestigation},
+		{"imaging 5", rv("5....00"), KindInvestigation},
+		{"immunisation", rv("65E..00"), KindImmunisation},
+		{"chapter 6 other hidden", rv("66A..00"), KindNone},
+		{"operation", rv("7611.00"), KindProcedure},
+		{"admission", rv("8H2..00"), KindAdmission},
+		{"referral", rv("8H4E.00"), KindReferral},
+		{"other chapter 8 procedure", rv("8B3..00"), KindProcedure},
+		{"allergy history", rv("14L2.00"), KindAllergy},
+		{"other chapter 1 hidden", rv("137R.00"), KindNone},
+		{"consent code hidden", rv("9Nd7.00"), KindNone},
+		{"drug code hidden", rv("f41y.00"), KindNone},
+		{"risk in default set", rv("8CM1.00"), KindRisk},
+		{"ctv3 twin", ctv3("C10F."), KindDiagnosis},
+		{"ctv3 X code no rule", ctv3("X40J5"), KindNone},
+		{"ctv3 BP", ctv3("XaJ2E"), KindBloodPressure},
+		{"snomed only", Concept{Codings: []Coding{{System: SystemSNOMED, Code: "44054006"}}}, KindNone},
+		{"snomed systolic", Concept{Codings: []Coding{{System: SystemSNOMED, Code: "72313002"}}}, KindBloodPressure},
+		{"empty", Concept{}, KindNone},
+	} {
+		if got := cl.KindOf(tc.c); got != tc.want {
+			t.Errorf("%s: KindOf = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestCustomRiskSet(t *testing.T) {
+	cl := &Classifier{Risks: CodeSet{CodeKey(SystemReadV2, "1JA.."): true}}
+	c := Concept{Codings: []Coding{{System: SystemReadV2, Code: "1JA..00"}}}
+	if got := cl.KindOf(c); got != KindRisk {
+		t.Fatalf("KindOf = %v, want risk", got)
+	}
+	// The default set no longer applies when replaced.
+	c = Concept{Codings: []Coding{{System: SystemReadV2, Code: "8CM1."}}}
+	if got := cl.KindOf(c); got != KindProcedure {
+		t.Fatalf("KindOf = %v, want procedure", got)
+	}
+}
+
+func TestTag(t *testing.T) {
+	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	day := func(y int, m time.Month, d int) Date {
+		return Date{T: time.Date(y, m, d, 0, 0, 0, 0, time.UTC), P: PrecisionDay}
+	}
+	rec := &Record{Entries: []Entry{
+		{ID: "p1", Kind: KindProblem, Status: StatusActive},
+		{ID: "p2", Kind: KindProblem, Status: StatusInactive},
+		{ID: "a1", Kind: KindMedicationAuthorisation, Status: StatusActive},
+		{ID: "a2", Kind: KindMedicationAuthorisation, Status: StatusStopped},
+		{ID: "i1", Kind: KindMedicationIssue, Effective: day(2026, 11, 10), Medication: &MedicationInfo{Type: PrescriptionAcute}},
+		{ID: "i2", Kind: KindMedicationIssue, Effective: day(2026, 9, 1), Medication: &MedicationInfo{Type: PrescriptionAcute}},
+		{ID: "i3", Kind: KindMedicationIssue, Effective: day(2026, 11, 10), Medication: &MedicationInfo{Type: PrescriptionRepeat}},
+		{ID: "t1", Kind: KindInvestigation, Effective: day(2026, 1, 5)},
+		{ID: "t2", Kind: KindInvestigation, Effective: day(2024, 1, 5)},
+		{ID: "bp", Kind: KindBloodPressure, Effective: day(2026, 1, 5)},
+		{ID: "al", Kind: KindAllergy, Status: StatusActive},
+		{ID: "en", Kind: KindEncounter},
+		{ID: "im", Kind: KindImmunisation},
+		{ID: "no", Kind: KindNone},
+	}}
+	Tag(rec, DefaultViewContext(now))
+	want := map[string][]View{
+		"p1": {ViewSummary, ViewProblems}, "p2": {ViewProblems},
+		"a1": {ViewSummary, ViewMedication}, "a2": {ViewMedication},
+		"i1": {ViewSummary, ViewMedication}, "i2": {ViewMedication}, "i3": {ViewMedication},
+		"t1": {ViewSummary, ViewInvestigations}, "t2": {ViewInvestigations},
+		"bp": {ViewExamination}, "al": {ViewSummary}, "en": {ViewEvents},
+		"im": {ViewProcedures}, "no": nil,
+	}
+	for _, e := range rec.Entries {
+		w := want[e.ID]
+		if len(e.Views) != len(w) {
+			t.Errorf("%s: views %v, want %v", e.ID, e.Views, w)
+			continue
+		}
+		for i := range w {
+			if e.Views[i] != w[i] {
+				t.Errorf("%s: views %v, want %v", e.ID, e.Views, w)
+			}
+		}
+	}
+	if len(AllViews()) != 10 {
+		t.Fatalf("want ten views, got %d", len(AllViews()))
+	}
+}
