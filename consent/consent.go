@@ -100,6 +100,10 @@ type Request struct {
 
 	// Filled by the chain.
 	AgreementID string
+	// Agreements are the agreements the agreement rule found covering this
+	// request, for the later rules and the per-entry filter. They live and
+	// die with the request: no state outside it.
+	Agreements  []*Agreement
 	Share       ShareStatus
 	ViewConsent *ViewConsent // the consent to view that allowed the request, if any
 	Emergency   bool

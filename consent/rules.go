@@ -2,7 +2,6 @@ package consent
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"mig"
@@ -222,17 +221,16 @@ func (rc Recipient) Start(ctx context.Context, r *Request) Decision {
 	return proceed
 }
 
-// requestAgreements keeps, for the life of one request, the agreements the
-// Agreement rule found, so the later rules and the per-entry filter do not
-// read the store again. Entries are dropped at Complete.
+// requestAgreements gives the later rules the agreements the Agreement rule
+// found (kept on the request itself, r.Agreements), reading the store by
+// r.AgreementID only when a request arrives without them.
 type requestAgreements struct {
 	store AgreementStore
-	m     sync.Map // *Request -> []*Agreement
 }
 
 func (s *requestAgreements) get(ctx context.Context, r *Request) []*Agreement {
-	if v, ok := s.m.Load(r); ok {
-		return v.([]*Agreement)
+	if r.Agreements != nil {
+		return r.Agreements
 	}
 	if r.AgreementID == "" || s.store == nil {
 		return nil
@@ -241,9 +239,8 @@ func (s *requestAgreements) get(ctx context.Context, r *Request) []*Agreement {
 	if err != nil || a == nil {
 		return nil
 	}
-	list := []*Agreement{a}
-	s.m.Store(r, list)
-	return list
+	r.Agreements = []*Agreement{a}
+	return r.Agreements
 }
 
 // AgreementRule finds the agreement under which the requester's
@@ -293,14 +290,8 @@ func (ar *AgreementRule) CanSee(ctx context.Context, r *Request, rec *record.Rec
 		return reject(RuleAgreement, noOrgConsent("the sharing agreement does not cover the requested view"))
 	}
 	r.AgreementID = covering[0].ID
-	ar.state.m.Store(r, covering)
+	r.Agreements = covering
 	return proceed
-}
-
-// Complete implements Service: it forgets the request's agreements.
-func (ar *AgreementRule) Complete(_ context.Context, r *Request) error {
-	ar.state.m.Delete(r)
-	return nil
 }
 
 // coversViews reports whether a covers every view in views; nil views (all
