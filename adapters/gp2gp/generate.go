@@ -1,0 +1,3 @@
+package gp2gp
+
+//go:generate go run ./internal/gen -out ../../testdata/A99901

@@ -1,0 +1,269 @@
+// Package gp2gp reads a GP2GP HL7v3 EHR Extract (RCMR_IN030000UK06 or
+// RCMR_IN030000UK07, namespace urn:hl7-org:v3) into the neutral coded
+// record. It streams the document with adapters/xmltok: the header
+// elements and each ehrComposition are read whole one at a time with
+// ReadNode; the document as a whole is never held as a tree.
+//
+// Free text (NarrativeStatement, text, originalText, pertinentAnnotation,
+// local-code terms) is never read into the record; the one exception is a
+// prescription's dosage instruction and quantity text (record.DosageText).
+// Items marked confidential (UK07 confidentialityCode NOPAT) are left out
+// and Record.Withheld is set.
+package gp2gp
+
+import (
+	"io"
+	"strings"
+
+	"mig"
+	"mig/adapters/record"
+	"mig/adapters/xmltok"
+)
+
+// Format is the adapter's name (Record.Format, error messages).
+const Format = "gp2gp"
+
+const hl7NS = "urn:hl7-org:v3"
+
+// Parse reads one GP2GP EHR Extract. Errors are *mig.Error: malformed or
+// over-limit documents via record.MalformedError, an extract about another
+// patient than opt.NHSNumber via record.IdentityMismatch.
+func Parse(r io.Reader, opt record.ParseOptions) (*record.Record, error) {
+	p := newParser(opt)
+	if err := p.run(xmltok.NewDecoder(r, opt.Limits)); err != nil {
+		return nil, err
+	}
+	return p.finish()
+}
+
+// errNotGP2GP is returned for a well-formed document that is not a GP2GP
+// EHR Extract.
+func notGP2GP(what string) error {
+	return &mig.Error{Code: mig.EINVALID, Issue: mig.IssueMalformedExtract, Message: Format + " extract: " + what}
+}
+
+type parser struct {
+	opt record.ParseOptions
+	rec record.Record
+
+	sawTarget  bool
+	sawExtract bool
+	agents     map[string]record.Person
+
+	// Bookkeeping for the links resolved once every composition is read.
+	withheld     map[string]bool        // ids of statements left out as confidential
+	alias        map[string]string      // statement id -> id of the entry that holds it
+	medStatement map[string][]string    // MedicationStatement id -> its entries
+	absorbable   map[string]bool        // entries a problem may absorb (plain coded statements)
+	requests     map[string]bool        // entries read from RequestStatements
+	discontinued map[string]record.Date // authorisation id -> when discontinued
+	problems     []pendingProblem
+}
+
+type pendingProblem struct {
+	id          string
+	named       string
+	links       []string
+	unspecified bool // LinkSet coded 394776006 "Unspecified problem"
+}
+
+func newParser(opt record.ParseOptions) *parser {
+	return &parser{
+		opt:          opt,
+		rec:          record.Record{Format: Format},
+		agents:       map[string]record.Person{},
+		withheld:     map[string]bool{},
+		alias:        map[string]string{},
+		medStatement: map[string][]string{},
+		absorbable:   map[string]bool{},
+		requests:     map[string]bool{},
+		discontinued: map[string]record.Date{},
+	}
+}
+
+// run walks the document: it descends through the message wrappers and
+// reads with ReadNode only the small pieces it needs.
+func (p *parser) run(d *xmltok.Decoder) error {
+	root, err := d.Next()
+	if err != nil {
+		return record.MalformedError(Format, err)
+	}
+	if root.Kind != xmltok.Start || root.Space != hl7NS ||
+		(root.Local != "RCMR_IN030000UK06" && root.Local != "RCMR_IN030000UK07") {
+		return notGP2GP("root element is not an RCMR_IN030000UK06/UK07 EHR Extract in the HL7 v3 namespace")
+	}
+	stack := []string{root.Local}
+	for {
+		tok, err := d.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return record.MalformedError(Format, err)
+		}
+		switch tok.Kind {
+		case xmltok.End:
+			stack = stack[:len(stack)-1]
+			if len(stack) == 0 {
+				// The root closed: only the end of the document may follow.
+				if _, err := d.Next(); err != io.EOF {
+					if err != nil {
+						return record.MalformedError(Format, err)
+					}
+					return notGP2GP("content after the root element")
+				}
+				return nil
+			}
+			continue
+		case xmltok.Text:
+			continue
+		}
+		parent := stack[len(stack)-1]
+		grand := ""
+		if len(stack) > 1 {
+			grand = stack[len(stack)-2]
+		}
+		if tok.Space != hl7NS {
+			if err := d.Skip(); err != nil {
+				return record.MalformedError(Format, err)
+			}
+			continue
+		}
+		var handle func(*xmltok.Node) error
+		switch {
+		case parent == "EhrExtract" && tok.Local == "recordTarget":
+			handle = p.recordTarget
+		case parent == "EhrExtract" && tok.Local == "author":
+			handle = p.extractAuthor
+		case parent == "EhrExtract" && tok.Local == "availabilityTime":
+			handle = func(n *xmltok.Node) error { p.rec.Extracted = tsAttr(n); return nil }
+		case parent == "ehrFolder" && tok.Local == "responsibleParty":
+			handle = p.directory
+		case grand == "ehrFolder" && parent == "component" && tok.Local == "ehrComposition":
+			handle = func(n *xmltok.Node) error { p.composition(n); return nil }
+		}
+		if tok.Local == "EhrExtract" {
+			p.sawExtract = true
+		}
+		if handle == nil {
+			stack = append(stack, tok.Local)
+			continue
+		}
+		n, err := d.ReadNode(tok)
+		if err != nil {
+			return record.MalformedError(Format, err)
+		}
+		if err := handle(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordTarget reads the patient's NHS number and checks it against the
+// one asked for, as early as the document allows.
+func (p *parser) recordTarget(n *xmltok.Node) error {
+	p.sawTarget = true
+	for _, id := range n.FindAll("patient", "id") {
+		if id.Attr("root") == oidNHSNumber {
+			if v := strings.TrimSpace(id.Attr("extension")); mig.ValidNHSNumber(v) {
+				p.rec.Patient.NHSNumber = v
+			}
+			break
+		}
+	}
+	if p.opt.NHSNumber != "" && p.rec.Patient.NHSNumber != p.opt.NHSNumber {
+		return record.IdentityMismatch(Format)
+	}
+	return nil
+}
+
+// extractAuthor reads the sending practice's ODS code.
+func (p *parser) extractAuthor(n *xmltok.Node) error {
+	if id := n.Find("AgentOrgSDS", "agentOrganizationSDS", "id"); id != nil {
+		p.rec.Patient.PracticeODS = odsCode(id.Attr("extension"))
+	}
+	return nil
+}
+
+// odsCode keeps a value that looks like an ODS code (letters and digits).
+func odsCode(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 12 {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return ""
+		}
+	}
+	return s
+}
+
+// directory reads the agentDirectory: the people who authored entries.
+func (p *parser) directory(n *xmltok.Node) error {
+	for _, ag := range n.FindAll("agentDirectory", "part", "Agent") {
+		id := idRoot(ag)
+		person := ag.Child("agentPerson")
+		if id == "" || person == nil {
+			continue
+		}
+		pr := record.Person{ID: id, Role: concept(ag.Child("code"))}
+		if nm := person.Child("name"); nm != nil {
+			var given []string
+			for _, g := range nm.All("given") {
+				given = append(given, g.Text)
+			}
+			prefix := ""
+			if pf := nm.Child("prefix"); pf != nil {
+				prefix = pf.Text
+			}
+			family := ""
+			if f := nm.Child("family"); f != nil {
+				family = f.Text
+			}
+			pr.Name = record.NewHumanName(prefix, given, family)
+		}
+		p.agents[id] = pr
+	}
+	return nil
+}
+
+// person returns a copy of the directory entry for an agent id.
+func (p *parser) person(id string) *record.Person {
+	if id == "" {
+		return nil
+	}
+	if pr, ok := p.agents[id]; ok {
+		return &pr
+	}
+	return &record.Person{ID: id}
+}
+
+// finish resolves the links between entries and returns the record.
+func (p *parser) finish() (*record.Record, error) {
+	if !p.sawExtract {
+		return nil, notGP2GP("no EhrExtract element")
+	}
+	if p.opt.NHSNumber != "" && !p.sawTarget {
+		return nil, record.IdentityMismatch(Format)
+	}
+	p.resolve()
+	rec := p.rec
+	return &rec, nil
+}
+
+// idRoot returns an element's first id (root, with the extension when
+// there is one).
+func idRoot(n *xmltok.Node) string {
+	id := n.Child("id")
+	if id == nil {
+		return ""
+	}
+	root := strings.TrimSpace(id.Attr("root"))
+	if ext := strings.TrimSpace(id.Attr("extension")); ext != "" && root != "" {
+		return root + ":" + ext
+	}
+	return root
+}
