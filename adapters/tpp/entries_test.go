@@ -33,8 +33,8 @@ func TestKinds(t *testing.T) {
 	}{
 		{"problem header", cc("CTV3", "H33..", `<ProblemSeverity>Major Episode</ProblemSeverity>`), "E.1",
 			want{record.KindProblem, record.StatusActive, "", "major"}},
-		{"resolved problem", cc("CTV3", "S23..", `<ProblemSeverity>Minor Event</ProblemSeverity><ProblemEndDate>2015-06-01</ProblemEndDate>`), "E.1",
-			want{record.KindProblem, record.StatusResolved, "", "minor"}},
+		{"ended problem is past (inactive)", cc("CTV3", "S23..", `<ProblemSeverity>Minor Event</ProblemSeverity><ProblemEndDate>2015-06-01</ProblemEndDate>`), "E.1",
+			want{record.KindProblem, record.StatusInactive, "", "minor"}},
 		{"diagnosis by classifier", cc("CTV3", "G30..", ""), "E.1", want{record.KindDiagnosis, 0, "", ""}},
 		{"family history is not the patient's", cc("CTV3", "G30..", `<IsFamilyHistory/>`), "E.1", want{record.KindNone, 0, "", ""}},
 		{"family history beats problem", cc("CTV3", "G30..", `<ProblemSeverity>Major Episode</ProblemSeverity><IsFamilyHistory/>`), "E.1", want{record.KindNone, 0, "", ""}},

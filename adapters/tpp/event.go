@@ -222,9 +222,11 @@ func (p *parser) clinicalCode(ev *evCtx, n *xmltok.Node, id string) error {
 		if err != nil {
 			return err
 		}
+		// An ended problem is a past problem: inactive, as GP2GP and EMIS
+		// past problems are (GP Connect's convention).
 		e.End, e.Status = end, record.StatusActive
 		if !end.IsZero() {
-			e.Status = record.StatusResolved
+			e.Status = record.StatusInactive
 		}
 	case n.Child("IsAllergy") != nil || isNoKnownAllergy(concept) || k == record.KindAllergy ||
 		ev.drugSens && k == record.KindNone:

@@ -97,7 +97,7 @@ func TestEquivalenceStory(t *testing.T) {
 	}{
 		{"887031000000108", "9Nd7.", record.KindNone, 0, "2020-01-06"},
 		{"44054006", "X40J5", record.KindProblem, record.StatusActive, "2012-05-01"},
-		{"263199001", "S23..", record.KindProblem, record.StatusResolved, "2015-02-10"},
+		{"263199001", "S23..", record.KindProblem, record.StatusInactive, "2015-02-10"},
 		{"91936005", "14L2.", record.KindAllergy, record.StatusActive, "2001-05-02"},
 		{"325278007", "", record.KindMedicationAuthorisation, record.StatusActive, "2024-01-10"},
 		{"323509004", "", record.KindMedicationAuthorisation, record.StatusCompleted, "2025-03-01"},
