@@ -103,3 +103,10 @@ const (
 	IssueIdentityMismatch      = "IDENTITY_MISMATCH"
 	IssueMalformedExtract      = "MALFORMED_EXTRACT"
 )
+
+// PatientNotFound is the one answer for "no such patient" and "not allowed
+// to know": the same status, issue and message wherever it is given, so
+// that nobody can probe which NHS numbers exist.
+func PatientNotFound() *Error {
+	return &Error{Code: ENOTFOUND, Issue: IssuePatientNotFound, Message: "no such patient"}
+}
