@@ -68,7 +68,7 @@ type Query struct {
 	Outcome   string
 	Subtype   string
 	AfterSeq  uint64 // cursor: return events with Seq > AfterSeq
-	Limit     int
+	Limit     int    // at most this many; <= 0: the store's default page (1000)
 }
 
 // Store is the append-only audit log.
@@ -80,15 +80,10 @@ type Store interface {
 	// Get returns the event with the AuditEvent id.
 	Get(ctx context.Context, id string) (*Stored, error)
 	// Search returns matching events in Seq order, at most q.Limit.
+	// Append also queues, in the same transaction, a notification to the
+	// patient's practice for each event that names one (the outbox).
 	Search(ctx context.Context, q Query) ([]*Stored, error)
 	// Scan calls fn for every event with Seq > after, in order, in constant memory.
 	Scan(ctx context.Context, after uint64, fn func(*Stored) error) error
 	Close() error
-}
-
-// Notifier delivers access notifications to GP systems through a durable
-// outbox: Enqueue is part of the audit write, delivery retries with backoff
-// until acknowledged.
-type Notifier interface {
-	Enqueue(ctx context.Context, practice string, s *Stored) error
 }

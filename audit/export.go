@@ -1,0 +1,230 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"mig"
+)
+
+// WriteNDJSON writes every stored AuditEvent with Seq > afterSeq recorded at
+// or after since (zero: all), one per line, each line the stored body, in
+// Seq order and constant memory. progress, if set, is called every 1000
+// events and at the end with the last Seq written and the count. It returns
+// the last Seq written (afterSeq when none).
+func WriteNDJSON(ctx context.Context, store Store, w io.Writer, since time.Time, afterSeq uint64, progress func(seq, n uint64)) (last uint64, err error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	last = afterSeq
+	var n uint64
+	err = store.Scan(ctx, afterSeq, func(s *Stored) error {
+		if !since.IsZero() {
+			t, err := RecordedTime(s.Body)
+			if err != nil {
+				return err
+			}
+			if t.Before(since) {
+				return nil
+			}
+		}
+		if _, err := bw.Write(s.Body); err != nil {
+			return err
+		}
+		if err := bw.WriteByte('\n'); err != nil {
+			return err
+		}
+		last, n = s.Seq, n+1
+		if progress != nil && n%1000 == 0 {
+			progress(last, n)
+		}
+		return nil
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if progress != nil {
+		progress(last, n)
+	}
+	return last, err
+}
+
+// RecordedTime reads AuditEvent.recorded from a stored body without
+// decoding the rest.
+func RecordedTime(body []byte) (time.Time, error) {
+	const key = `"recorded":"`
+	for i := 0; i+len(key) < len(body); i++ {
+		if body[i] == '"' && string(body[i:i+len(key)]) == key {
+			rest := body[i+len(key):]
+			for j, c := range rest {
+				if c == '"' {
+					return time.Parse(time.RFC3339Nano, string(rest[:j]))
+				}
+			}
+			break
+		}
+	}
+	return time.Time{}, invalid("no recorded time")
+}
+
+// Export job statuses.
+const (
+	JobQueued   = "queued"
+	JobRunning  = "running"
+	JobComplete = "complete"
+	JobFailed   = "failed"
+)
+
+// ExportJob is one Bulk Data style asynchronous export of the audit log.
+type ExportJob struct {
+	ID       string    `json:"id"`
+	Since    time.Time `json:"since"`
+	AfterSeq uint64    `json:"afterSeq"`
+	Status   string    `json:"status"`
+	Output   string    `json:"output,omitempty"` // .ndjson file path, once complete
+	Error    string    `json:"error,omitempty"`  // content-free reason, when failed
+	Last     uint64    `json:"last"`             // last Seq written
+	Count    uint64    `json:"count"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+}
+
+// JobStore keeps export jobs (audit/bolt.Store implements it).
+type JobStore interface {
+	PutJob(ctx context.Context, j *ExportJob) error
+	// GetJob returns the job or a *mig.Error ENOTFOUND.
+	GetJob(ctx context.Context, id string) (*ExportJob, error)
+	// ClaimJob atomically marks the oldest queued job (or a running job not
+	// updated since staleBefore, its worker presumed dead) running at now
+	// and returns it; nil when there is none.
+	ClaimJob(ctx context.Context, now, staleBefore time.Time) (*ExportJob, error)
+}
+
+// ExportJobs runs exports: Kickoff records a job, a worker (Work or RunNext,
+// on any node) claims and runs it, Status reads it. No state is kept in the
+// process.
+type ExportJobs struct {
+	jobs  JobStore
+	store Store
+	dir   string
+	now   func() time.Time
+	lease time.Duration
+}
+
+// NewExportJobs returns the export runner writing .ndjson files under dir.
+func NewExportJobs(jobs JobStore, store Store, dir string) *ExportJobs {
+	return &ExportJobs{jobs: jobs, store: store, dir: dir, now: time.Now, lease: 5 * time.Minute}
+}
+
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// NewID returns a random UUID (version 4), the form of AuditEvent and job ids.
+func NewID() string { return newID() }
+
+// Kickoff records a queued export of events after afterSeq recorded at or
+// after since.
+func (x *ExportJobs) Kickoff(ctx context.Context, since time.Time, afterSeq uint64) (*ExportJob, error) {
+	now := x.now().UTC()
+	j := &ExportJob{ID: newID(), Since: since.UTC(), AfterSeq: afterSeq, Status: JobQueued, Created: now, Updated: now}
+	if err := x.jobs.PutJob(ctx, j); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// Status returns the job (ENOTFOUND when unknown).
+func (x *ExportJobs) Status(ctx context.Context, id string) (*ExportJob, error) {
+	return x.jobs.GetJob(ctx, id)
+}
+
+// RunNext claims one job and runs it to completion; it reports whether
+// there was one.
+func (x *ExportJobs) RunNext(ctx context.Context) (bool, error) {
+	now := x.now().UTC()
+	j, err := x.jobs.ClaimJob(ctx, now, now.Add(-x.lease))
+	if err != nil || j == nil {
+		return false, err
+	}
+	return true, x.run(ctx, j)
+}
+
+func (x *ExportJobs) run(ctx context.Context, j *ExportJob) error {
+	final := filepath.Join(x.dir, j.ID+".ndjson")
+	fail := func(msg string, cause error) error {
+		j.Status, j.Error, j.Updated = JobFailed, msg, x.now().UTC()
+		if err := x.jobs.PutJob(context.WithoutCancel(ctx), j); err != nil {
+			return err
+		}
+		return &mig.Error{Code: mig.EINTERNAL, Message: msg, Err: cause}
+	}
+	f, err := os.CreateTemp(x.dir, j.ID+".*.tmp")
+	if err != nil {
+		return fail("export file could not be created", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	lastBeat := x.now()
+	last, err := WriteNDJSON(ctx, x.store, f, j.Since, j.AfterSeq, func(seq, n uint64) {
+		j.Last, j.Count = seq, n
+		if now := x.now(); now.Sub(lastBeat) > x.lease/4 {
+			lastBeat = now
+			j.Updated = now.UTC()
+			_ = x.jobs.PutJob(ctx, j) // heartbeat; a failure only risks a re-run
+		}
+	})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err // left running: another worker takes it over after the lease
+		}
+		return fail("export could not be written", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fail("export file could not be moved into place", err)
+	}
+	j.Status, j.Output, j.Last, j.Updated = JobComplete, final, last, x.now().UTC()
+	if err := x.jobs.PutJob(ctx, j); err != nil {
+		return fmt.Errorf("export job state: %w", err)
+	}
+	return nil
+}
+
+// Work runs queued jobs until ctx ends, polling every poll.
+func (x *ExportJobs) Work(ctx context.Context, poll time.Duration) error {
+	for {
+		ran, _ := x.RunNext(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if ran {
+			continue
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
