@@ -38,6 +38,20 @@ func NewID() string {
 // sharing agreement.
 func RecordViewConsent(ctx context.Context, store ViewConsentStore, p *Principal, nhs string,
 	given, emergency bool, reason string, now time.Time, episode time.Duration) (*ViewConsent, error) {
+	c, err := NewViewConsent(p, nhs, given, emergency, reason, now, episode)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Put(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// NewViewConsent checks and builds a decision about viewing one patient's
+// record without storing it, so a caller can audit the decision before it
+// takes effect (store it with ViewConsentStore.Put).
+func NewViewConsent(p *Principal, nhs string, given, emergency bool, reason string, now time.Time, episode time.Duration) (*ViewConsent, error) {
 	if p == nil || p.UserID == "" || p.OrgODS == "" {
 		return nil, mig.Errorf(mig.EUNAUTHORIZED, "recording consent needs a user and an organisation")
 	}
@@ -69,9 +83,6 @@ func RecordViewConsent(ctx context.Context, store ViewConsentStore, p *Principal
 		Recorded:        now,
 		Start:           now,
 		End:             now.Add(episode),
-	}
-	if err := store.Put(ctx, c); err != nil {
-		return nil, err
 	}
 	return c, nil
 }

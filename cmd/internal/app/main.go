@@ -1,0 +1,507 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"mig"
+	"mig/adapters"
+	"mig/adapters/locator"
+	locbolt "mig/adapters/locator/bolt"
+	"mig/adapters/record"
+	"mig/adapters/source"
+	"mig/adapters/source/gpsim"
+	"mig/adapters/terminology"
+	"mig/audit"
+	auditbolt "mig/audit/bolt"
+	"mig/consent"
+	consentbolt "mig/consent/bolt"
+	"mig/consent/devidp"
+	"mig/consent/oidc"
+	"mig/fhir"
+	"mig/fhir/rest"
+)
+
+// Version is the gateway's version, set at build time with -ldflags.
+var Version = "0.1.0-dev"
+
+// Main is a runnable gateway: what cmd/migd runs, and what end-to-end tests
+// start on 127.0.0.1:0 with a temporary data directory.
+type Main struct {
+	Config Config
+	Log    zerolog.Logger
+
+	// Dev runs the embedded demo: a loopback identity provider, the
+	// synthetic practices in Testdata, a demo agreement.
+	Dev         bool
+	Testdata    string // folder holding A99901..A99903 (default "testdata")
+	DevIdPAddr  string // identity provider listen address (default: the gateway port + 1)
+	DevGPSimURL string // an external gpsim serving A99902; "" starts one in-process
+
+	// Set by Run.
+	URL      string // http://host:port of the gateway
+	Issuer   string // the OIDC issuer tokens must come from
+	IdP      *devidp.Provider
+	GPSimURL string
+
+	server     *http.Server
+	gpsim      *http.Server
+	audit      *auditbolt.Store
+	consents   *consentbolt.DB
+	index      *locbolt.Index
+	practices  map[string]*source.Practice
+	agreements consent.AgreementStore
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+// NewMain returns a Main with the default configuration and a JSON logger
+// on stderr.
+func NewMain() *Main {
+	return &Main{Config: DefaultConfig(), Log: zerolog.New(os.Stderr).With().Timestamp().Logger(), Testdata: "testdata"}
+}
+
+// Run starts the gateway and returns once it is serving.
+func (m *Main) Run(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	ctx, m.cancel = context.WithCancel(context.Background())
+	cfg := &m.Config
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %v", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %v", cfg.Addr, err)
+	}
+	m.URL = "http://" + ln.Addr().String()
+	public := strings.TrimSuffix(cfg.PublicURL, "/")
+	if public == "" {
+		public = m.URL
+	}
+
+	if m.Dev {
+		if err := m.setUpDev(ctx, ln.Addr().(*net.TCPAddr)); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		ln.Close()
+		return err
+	}
+
+	key, err := loadKey(cfg.KeyFile, filepath.Join(cfg.DataDir, "gateway.key"))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ids, err := fhir.NewIDs(key[:32])
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
+	// Stores: each a bbolt file behind its domain interface.
+	if m.audit, err = auditbolt.Open(filepath.Join(cfg.DataDir, "audit.db"), auditbolt.Options{}); err != nil {
+		ln.Close()
+		return fmt.Errorf("audit store: %v", err)
+	}
+	if m.consents, err = consentbolt.Open(filepath.Join(cfg.DataDir, "consent.db")); err != nil {
+		ln.Close()
+		return fmt.Errorf("consent store: %v", err)
+	}
+	if m.index, err = locbolt.Open(filepath.Join(cfg.DataDir, "locator.db")); err != nil {
+		ln.Close()
+		return fmt.Errorf("patient index: %v", err)
+	}
+	m.agreements = m.consents.Agreements()
+	if m.Dev {
+		if err := m.seedDev(ctx); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+
+	// Practices and their live sources.
+	if m.practices, err = buildPractices(cfg); err != nil {
+		ln.Close()
+		return err
+	}
+	sources := map[string]source.Source{}
+	for ods, p := range m.practices {
+		sources[ods] = p.Source
+	}
+	loc := locator.New(m.index, sources, locator.Options{
+		Refresh:             time.Duration(cfg.Locator.Refresh),
+		MissRefreshInterval: time.Duration(cfg.Locator.MissRefreshInterval),
+		OnRefresh: func(practice string, n int, took time.Duration, err error) {
+			ev := m.Log.Info()
+			if err != nil {
+				ev = m.Log.Warn().Str("error_code", mig.ErrorCode(err))
+			}
+			ev.Str("practice", practice).Int("patients", n).Dur("took", took).Msg("patient index refreshed")
+		},
+	})
+	reader := &adapters.Reader{
+		Practices:    m.practices,
+		Locator:      loc,
+		FetchTimeout: time.Duration(cfg.FetchTimeout),
+		Options: record.ParseOptions{
+			Classifier: classifier(cfg),
+		},
+	}
+	reader.Options.Limits.MaxBytes = cfg.Limits.MaxBytes
+	reader.Options.Limits.MaxDepth = cfg.Limits.MaxDepth
+	reader.Options.Limits.MaxElements = cfg.Limits.MaxElements
+	if cfg.Demographics.Source == "pds" {
+		reader.Demographics = source.NewPDS(cfg.Demographics.PDSBase, nil)
+	}
+	if len(cfg.Terminology.MapFiles) > 0 {
+		tm, err := terminology.Load(cfg.Terminology.MapFiles...)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("terminology maps: %v", err)
+		}
+		reader.Translator = tm
+	}
+
+	// Identity.
+	verifier, err := oidc.NewVerifier(ctx, oidc.Config{IssuerURL: cfg.Auth.Issuer, Audience: cfg.Auth.Audience})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("identity provider: %v", err)
+	}
+	m.Issuer = verifier.Issuer()
+
+	// The chain: access rules, then the audit recorder, last, so every
+	// decision is recorded and a failed write fails the request.
+	chain := append(consent.NewChain(cfg.Access, m.agreements, m.consents.ViewConsents()),
+		audit.NewRecorder(m.audit, audit.RecorderOptions{}))
+
+	exportDir := filepath.Join(cfg.DataDir, "exports")
+	if err := os.MkdirAll(exportDir, 0o700); err != nil {
+		ln.Close()
+		return err
+	}
+	jobs := audit.NewExportJobs(m.audit, m.audit, exportDir)
+
+	srv := &rest.Server{
+		Verifier:      verifier,
+		Chain:         chain,
+		Records:       reader,
+		Mapper:        &fhir.Mapper{IDs: ids, Base: public + "/fhir"},
+		IDs:           ids,
+		Agreements:    m.agreements,
+		ViewConsents:  m.consents.ViewConsents(),
+		Audit:         m.audit,
+		Exports:       exporter{jobs},
+		Log:           m.Log,
+		Base:          public + "/fhir",
+		Episode:       cfg.Access.EpisodeLength(),
+		AuditorWide:   cfg.AuditorWideOrgs,
+		PageKey:       key[32:],
+		Version:       Version,
+		Issuer:        verifier.Issuer(),
+		WWWAuthHeader: oidc.WWWAuthenticate,
+		ViewContext: func(now time.Time) record.ViewContext {
+			vc := record.DefaultViewContext(now)
+			if cfg.Views.RecentTestsDays > 0 {
+				vc.RecentTests = time.Duration(cfg.Views.RecentTestsDays) * 24 * time.Hour
+			}
+			if cfg.Views.RecentAcuteDays > 0 {
+				vc.RecentAcute = time.Duration(cfg.Views.RecentAcuteDays) * 24 * time.Hour
+			}
+			return vc
+		},
+	}
+	if m.IdP != nil {
+		srv.TokenURL = m.IdP.Issuer() + "/token"
+		srv.AuthorizeURL = m.IdP.Issuer() + "/authorize"
+	}
+
+	// Background work: index refresh, GP notifications, export jobs.
+	deliverer := audit.NewDeliverer(m.audit, m.notify, audit.DelivererOptions{
+		Max: time.Duration(cfg.Notifications.MaxBackoff),
+		OnError: func(practice string, attempts int, err error) {
+			m.Log.Warn().Str("practice", practice).Int("attempts", attempts).Str("error_code", mig.ErrorCode(err)).Msg("access notification not delivered; will retry")
+		},
+	})
+	m.goRun(func() { loc.Run(ctx) })
+	m.goRun(func() { deliverer.Run(ctx) })
+	m.goRun(func() { jobs.Work(ctx, time.Second) })
+
+	m.server = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	m.goRun(func() {
+		if err := m.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Log.Error().Err(err).Msg("server stopped")
+		}
+	})
+	m.Log.Info().Str("url", m.URL).Str("issuer", m.Issuer).Int("practices", len(m.practices)).Bool("dev", m.Dev).Msg("gateway serving")
+	return nil
+}
+
+func (m *Main) goRun(fn func()) {
+	m.wg.Add(1)
+	go func() { defer m.wg.Done(); fn() }()
+}
+
+// notify tells a practice's GP system of one access.
+func (m *Main) notify(ctx context.Context, practice string, n source.Notification) error {
+	p, ok := m.practices[practice]
+	if !ok {
+		return mig.Errorf(mig.ENOTFOUND, "practice %s is no longer configured", practice)
+	}
+	return p.Source.Notify(ctx, n)
+}
+
+// Close stops serving and closes every store.
+func (m *Main) Close() error {
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m.server.Shutdown(ctx)
+		cancel()
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+	if m.gpsim != nil {
+		m.gpsim.Close()
+	}
+	if m.IdP != nil {
+		m.IdP.Close()
+	}
+	var errs []error
+	for _, c := range []io.Closer{m.audit, m.consents, m.index} {
+		if c != nil && !isNilCloser(c) {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isNilCloser(c io.Closer) bool {
+	switch v := c.(type) {
+	case *auditbolt.Store:
+		return v == nil
+	case *consentbolt.DB:
+		return v == nil
+	case *locbolt.Index:
+		return v == nil
+	}
+	return false
+}
+
+// buildPractices makes each configured practice's live source.
+func buildPractices(cfg *Config) (map[string]*source.Practice, error) {
+	out := map[string]*source.Practice{}
+	for _, pc := range cfg.Practices {
+		var src source.Source
+		var err error
+		switch {
+		case pc.Dir != nil:
+			accessLog := pc.Dir.AccessLog
+			if accessLog == "" {
+				accessLog = filepath.Join(cfg.DataDir, "access-"+pc.ODS+".ndjson")
+			}
+			src, err = source.NewDir(source.DirOptions{ODS: pc.ODS, Path: pc.Dir.Path, AccessLog: accessLog})
+		case pc.HTTP != nil:
+			h := pc.HTTP
+			maxBytes := h.MaxBytes
+			if maxBytes == 0 {
+				maxBytes = cfg.Limits.MaxBytes
+			}
+			src, err = source.NewHTTP(source.HTTPOptions{
+				ODS: pc.ODS, Base: h.Base, Timeout: time.Duration(h.Timeout), Retries: h.Retries,
+				Backoff: time.Duration(h.Backoff), BreakerFailures: h.BreakerFailures,
+				BreakerCooldown: time.Duration(h.BreakerCooldown), MaxBytes: maxBytes,
+				TLS: source.TLSOptions{CAFile: h.TLS.CAFile, CertFile: h.TLS.CertFile, KeyFile: h.TLS.KeyFile, ServerName: h.TLS.ServerName},
+			})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("practice %s: %v", pc.ODS, err)
+		}
+		out[pc.ODS] = &source.Practice{ODS: pc.ODS, Name: pc.Name, Format: pc.Format, Source: src}
+	}
+	return out, nil
+}
+
+func classifier(cfg *Config) *record.Classifier {
+	if len(cfg.Risks) == 0 {
+		return &record.Classifier{}
+	}
+	set := record.CodeSet{}
+	for _, c := range cfg.Risks {
+		set[record.CodeKey(c.System, c.Code)] = true
+	}
+	return &record.Classifier{Risks: set}
+}
+
+// loadKey reads the gateway's 64-byte secret (hex), creating it (0600) on
+// first start. Several gateway nodes share one key file.
+func loadKey(path, fallback string) ([]byte, error) {
+	if path == "" {
+		path = fallback
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key := make([]byte, 64)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("key file: %v", err)
+		}
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key file: %v", err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(key) != 64 {
+		return nil, fmt.Errorf("key file %s must hold 64 bytes as hex", path)
+	}
+	return key, nil
+}
+
+// exporter adapts audit.ExportJobs to the REST layer.
+type exporter struct{ jobs *audit.ExportJobs }
+
+func (x exporter) Kickoff(ctx context.Context, since time.Time, after uint64) (string, error) {
+	j, err := x.jobs.Kickoff(ctx, since, after)
+	if err != nil {
+		return "", err
+	}
+	return j.ID, nil
+}
+
+func (x exporter) Status(ctx context.Context, id string) (*rest.ExportStatus, error) {
+	j, err := x.jobs.Status(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st := &rest.ExportStatus{Count: j.Count, Started: j.Created, Done: j.Status == audit.JobComplete}
+	if j.Status == audit.JobFailed {
+		st.Error = j.Error
+		if st.Error == "" {
+			st.Error = "export failed"
+		}
+	}
+	return st, nil
+}
+
+func (x exporter) Open(ctx context.Context, id string) (io.ReadCloser, error) {
+	j, err := x.jobs.Status(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Output == "" {
+		return nil, mig.Errorf(mig.ENOTFOUND, "export file not ready")
+	}
+	return os.Open(j.Output)
+}
+
+// setUpDev starts what the embedded demo needs before validation: the
+// loopback identity provider and (unless an external one is given) a
+// GP-system simulator serving the EMIS practice over HTTP.
+func (m *Main) setUpDev(ctx context.Context, addr *net.TCPAddr) error {
+	cfg := &m.Config
+	idpAddr := m.DevIdPAddr
+	if idpAddr == "" {
+		idpAddr = "127.0.0.1:0"
+		if addr.Port != 0 && cfg.Addr != "" && !strings.HasSuffix(cfg.Addr, ":0") {
+			idpAddr = fmt.Sprintf("127.0.0.1:%d", addr.Port+1)
+		}
+	}
+	idp, err := devidp.Start(ctx, devidp.Options{Addr: idpAddr, Audience: cfg.Auth.Audience,
+		KeyFile: filepath.Join(cfg.DataDir, "devidp.key")})
+	if err != nil {
+		return fmt.Errorf("development identity provider: %v", err)
+	}
+	m.IdP = idp
+	cfg.Auth.Issuer = idp.Issuer()
+	if len(cfg.Access.AdminUsers) == 0 {
+		cfg.Access.AdminUsers = []string{"admin"}
+	}
+	if len(cfg.AuditorWideOrgs) == 0 {
+		cfg.AuditorWideOrgs = []string{DevOperatorOrg}
+	}
+
+	td := m.Testdata
+	if td == "" {
+		td = "testdata"
+	}
+	gpsimURL := m.DevGPSimURL
+	if gpsimURL == "" {
+		sim, err := gpsim.New(gpsim.Config{Dir: filepath.Join(td, "A99902"), Notifications: filepath.Join(cfg.DataDir, "gpsim-notifications.ndjson")})
+		if err != nil {
+			return fmt.Errorf("gpsim: %v", err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		m.gpsim = &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+		go m.gpsim.Serve(ln)
+		gpsimURL = "http://" + ln.Addr().String()
+	}
+	m.GPSimURL = gpsimURL
+	if len(cfg.Practices) == 0 {
+		cfg.Practices = DevPractices(td, gpsimURL)
+	}
+	return nil
+}
+
+// DevOperatorOrg is the demo gateway operator's organisation, whose
+// auditors may search every event.
+const DevOperatorOrg = "X99999"
+
+// DevPractices are the three synthetic practices of the embedded demo:
+// GP2GP and TPP read from directories, EMIS over HTTP through gpsim.
+func DevPractices(testdata, gpsimURL string) []PracticeConfig {
+	dir := func(p string) *struct {
+		Path      string `json:"path"`
+		AccessLog string `json:"accessLog"`
+	} {
+		return &struct {
+			Path      string `json:"path"`
+			AccessLog string `json:"accessLog"`
+		}{Path: filepath.Join(testdata, p)}
+	}
+	return []PracticeConfig{
+		{ODS: "A99901", Name: "Demo GP2GP practice", Format: "gp2gp", Dir: dir("A99901")},
+		{ODS: "A99902", Name: "Demo EMIS practice", Format: "emis", HTTP: &HTTPSourceConfig{
+			Base: gpsimURL, Timeout: Duration(3 * time.Second), Retries: 1,
+			BreakerFailures: 3, BreakerCooldown: Duration(10 * time.Second)}},
+		{ODS: "A99903", Name: "Demo TPP practice", Format: "tpp", Dir: dir("A99903")},
+	}
+}
+
+// seedDev stores the demo agreement once.
+func (m *Main) seedDev(ctx context.Context) error {
+	list, err := m.agreements.List(ctx)
+	if err != nil {
+		return err
+	}
+	if len(list) > 0 {
+		return nil
+	}
+	return consent.AddAgreement(ctx, m.agreements, consent.DemoAgreement(time.Now().UTC()), "migd-dev", time.Now().UTC())
+}

@@ -1,0 +1,244 @@
+package rest
+
+import (
+	"io"
+	"net/http"
+	"sort"
+
+	"github.com/labstack/echo/v4"
+
+	"mig"
+	"mig/consent"
+	"mig/fhir"
+)
+
+func tooLarge(n int64) error {
+	return mig.Errorf(mig.ETOOLARGE, "request body larger than %d bytes", n)
+}
+
+// recordConsent serves POST /fhir/Consent: the clinician records the
+// patient's consent to view (or refusal), or emergency access with a reason.
+// Recording passes the role, agreement and share-consent rules first.
+func (s *Server) recordConsent(c echo.Context) error {
+	r := s.newRequest(c, consent.OpConsentRecord, "Consent")
+	if _, err := s.start(c, r); err != nil {
+		return done(err)
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return s.refuse(c, r, "request", tooLarge(s.MaxBodyBytes))
+	}
+	cr, err := fhir.ParseConsent(body)
+	if err != nil {
+		return s.refuse(c, r, "request", err)
+	}
+	nhs := cr.NHSNumber
+	if nhs == "" {
+		if nhs, err = s.patientNHS(cr.PatientID); err != nil {
+			return s.refuse(c, r, "request", err)
+		}
+	}
+	if !mig.ValidNHSNumber(nhs) {
+		return s.refuse(c, r, "request", &mig.Error{Code: mig.EINVALID, Issue: mig.IssueInvalidNHSNumber,
+			Message: "Consent.patient: NHS number must be 10 digits with a valid modulus 11 check digit"})
+	}
+	if _, err := s.patientData(c, r, nhs); err != nil {
+		return done(err)
+	}
+	if cr.Emergency {
+		ok, err := s.emergencyPermitted(c, r)
+		if err != nil {
+			return s.refuse(c, r, "emergency", err)
+		}
+		if !ok {
+			r.Decision = consent.Decision{}
+			return s.refuse(c, r, "emergency", mig.Refusal(mig.IssueAccessDenied,
+				"the sharing agreement does not permit emergency access for your organisation"))
+		}
+	}
+	// Build the decision, audit it, and only then store it: a consent to
+	// view never takes effect without its AuditEvent.
+	vc, err := consent.NewViewConsent(r.Principal, nhs, cr.Permit, cr.Emergency, cr.EmergencyReason, s.now(), s.Episode)
+	if err != nil {
+		return s.refuse(c, r, "view-consent", err)
+	}
+	r.ViewConsent = vc
+	r.Emergency = vc.Emergency
+	res, err := fhir.ConsentResource(vc, s.IDs)
+	if err != nil {
+		return s.refuse(c, r, "mapping", &mig.Error{Code: mig.EINTERNAL, Message: "the consent could not be encoded", Err: err})
+	}
+	out, err := fhir.MarshalResource(res)
+	if err != nil {
+		return s.refuse(c, r, "mapping", &mig.Error{Code: mig.EINTERNAL, Message: "the consent could not be encoded", Err: err})
+	}
+	r.Released = map[string]int{"Consent": 1}
+	// Location names the new resource: set only once its AuditEvent is
+	// stored, so a 503 AUDIT_UNAVAILABLE carries nothing of it.
+	if err := s.commit(c, r); err != nil {
+		return done(err)
+	}
+	if err := s.ViewConsents.Put(c.Request().Context(), vc); err != nil {
+		// Audited as recorded, but not stored: a second AuditEvent says so.
+		return s.refuse(c, r, "view-consent", &mig.Error{Code: mig.EUNAVAILABLE,
+			Message: "the consent could not be stored; nothing was recorded, try again", Err: err})
+	}
+	c.Response().Header().Set("Location", s.Base+"/Consent/"+s.IDs.Resource(nhs, "Consent", vc.ID))
+	if r.Emergency {
+		c.Response().Header().Set("X-MIG-Emergency-Access", "BTG")
+	}
+	return c.Blob(http.StatusCreated, contentType, out)
+}
+
+// emergencyPermitted reports whether the agreement that allowed the
+// request lets the requester's organisation use emergency access.
+func (s *Server) emergencyPermitted(c echo.Context, r *consent.Request) (bool, error) {
+	if r.AgreementID == "" {
+		return false, nil
+	}
+	a, err := s.Agreements.Get(c.Request().Context(), r.AgreementID)
+	if err != nil {
+		return false, err
+	}
+	return contains(a.EmergencyAccess, r.Principal.OrgODS), nil
+}
+
+// otherSearch serves searches of the gateway's own types.
+func (s *Server) otherSearch(c echo.Context, typ string) error {
+	switch typ {
+	case "Consent":
+		return s.searchConsents(c, "")
+	case "Contract":
+		return s.searchContracts(c, "")
+	case "AuditEvent":
+		return s.searchAudit(c)
+	}
+	return s.unknownType(c, typ)
+}
+
+// otherRead serves reads of the gateway's own types.
+func (s *Server) otherRead(c echo.Context, typ, id string) error {
+	switch typ {
+	case "Consent":
+		return s.searchConsents(c, id)
+	case "Contract":
+		return s.searchContracts(c, id)
+	case "AuditEvent":
+		return s.readAudit(c, id)
+	}
+	return s.unknownType(c, typ)
+}
+
+// searchConsents lists the requester's own consents for one patient
+// (GET /fhir/Consent?patient=), or reads one (GET /fhir/Consent/{id}).
+func (s *Server) searchConsents(c echo.Context, id string) error {
+	op := consent.OpConsentSearch
+	r := s.newRequest(c, op, "Consent")
+	if _, err := s.start(c, r); err != nil {
+		return done(err)
+	}
+	var nhs string
+	var err error
+	if id != "" {
+		var typ string
+		if nhs, typ, err = s.IDs.Decode(id); err != nil || typ != "Consent" {
+			return s.refuse(c, r, "request", resourceNotFound("Consent"))
+		}
+	} else {
+		p := c.QueryParams()
+		for k := range p {
+			if !commonParams[k] && k != "patient:identifier" {
+				return s.refuse(c, r, "request", invalidParam("search parameter %q is not supported for Consent", safeParam(k)))
+			}
+		}
+		switch {
+		case p.Get("patient") != "":
+			nhs, err = s.patientNHS(p.Get("patient"))
+		case p.Get("patient:identifier") != "":
+			nhs, err = nhsFromIdentifier(p.Get("patient:identifier"))
+		default:
+			err = invalidParam("Consent searches need patient=<Patient id> or patient:identifier=%s|<NHS number>", nhsSystem)
+		}
+		if err != nil {
+			return s.refuse(c, r, "request", err)
+		}
+	}
+	r.NHSNumber = nhs
+	list, err := s.ViewConsents.ListByUser(c.Request().Context(), r.Principal.UserID, r.Principal.OrgODS, nhs)
+	if err != nil {
+		return s.refuse(c, r, "view-consent", &mig.Error{Code: mig.EUNAVAILABLE, Message: "consents cannot be read", Err: err})
+	}
+	var entries []fhir.BundleEntry
+	for _, vc := range list {
+		rid := s.IDs.Resource(nhs, "Consent", vc.ID)
+		if id != "" && rid != id {
+			continue
+		}
+		res, err := fhir.ConsentResource(vc, s.IDs)
+		if err != nil {
+			return s.refuse(c, r, "mapping", &mig.Error{Code: mig.EINTERNAL, Message: "a consent could not be encoded", Err: err})
+		}
+		body, err := fhir.MarshalResource(res)
+		if err != nil {
+			return s.refuse(c, r, "mapping", &mig.Error{Code: mig.EINTERNAL, Message: "a consent could not be encoded", Err: err})
+		}
+		if id != "" {
+			r.Released = map[string]int{"Consent": 1}
+			return s.release(c, r, http.StatusOK, contentType, body)
+		}
+		entries = append(entries, fhir.BundleEntry{FullURL: s.Base + "/Consent/" + rid, Resource: body, Mode: "match"})
+	}
+	if id != "" {
+		return s.refuse(c, r, "request", resourceNotFound("Consent"))
+	}
+	r.Released = map[string]int{"Consent": len(entries)}
+	body := fhir.SearchSet(len(entries), []fhir.Link{{Relation: "self", URL: s.Base + "/Consent"}}, entries)
+	return s.release(c, r, http.StatusOK, contentType, body)
+}
+
+// searchContracts exposes the active agreements that name the requester's
+// organisation, read-only, as FHIR Contract resources.
+func (s *Server) searchContracts(c echo.Context, id string) error {
+	r := s.newRequest(c, consent.OpAgreementRead, "Contract")
+	if _, err := s.start(c, r); err != nil {
+		return done(err)
+	}
+	for k := range c.QueryParams() {
+		if k != "_format" && k != "_count" {
+			return s.refuse(c, r, "request", invalidParam("search parameter %q is not supported for Contract", safeParam(k)))
+		}
+	}
+	list, err := s.Agreements.List(c.Request().Context())
+	if err != nil {
+		return s.refuse(c, r, "agreement", &mig.Error{Code: mig.EUNAVAILABLE, Message: "agreements cannot be read", Err: err})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	org := r.Principal.OrgODS
+	var entries []fhir.BundleEntry
+	for _, a := range list {
+		if a.Status != consent.AgreementActive || !(contains(a.Recipients, org) || contains(a.Providers, org)) {
+			continue
+		}
+		if id != "" && a.ID != id {
+			continue
+		}
+		res, err := fhir.ContractResource(a)
+		if err != nil {
+			return s.refuse(c, r, "mapping", &mig.Error{Code: mig.EINTERNAL, Message: "an agreement could not be encoded", Err: err})
+		}
+		body, err := fhir.MarshalResource(res)
+		if err != nil {
+			return s.refuse(c, r, "mapping", &mig.Error{Code: mig.EINTERNAL, Message: "an agreement could not be encoded", Err: err})
+		}
+		if id != "" {
+			r.Released = map[string]int{"Contract": 1}
+			return s.release(c, r, http.StatusOK, contentType, body)
+		}
+		entries = append(entries, fhir.BundleEntry{FullURL: s.Base + "/Contract/" + a.ID, Resource: body, Mode: "match"})
+	}
+	if id != "" {
+		return s.refuse(c, r, "request", resourceNotFound("Contract"))
+	}
+	r.Released = map[string]int{"Contract": len(entries)}
+	return s.release(c, r, http.StatusOK, contentType, fhir.SearchSet(len(entries), []fhir.Link{{Relation: "self", URL: s.Base + "/Contract"}}, entries))
+}

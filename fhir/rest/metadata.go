@@ -1,0 +1,89 @@
+package rest
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"mig/fhir"
+)
+
+// metadata serves the CapabilityStatement: exactly what this server
+// supports. It is public, as FHIR servers' capability statements are.
+func (s *Server) metadata(c echo.Context) error {
+	body, err := fhir.Capabilities(s.capabilities())
+	if err != nil {
+		return s.writeError(c, err)
+	}
+	return c.Blob(http.StatusOK, contentType, body)
+}
+
+func (s *Server) capabilities() fhir.CapabilityInput {
+	in := fhir.CapabilityInput{
+		SoftwareName:    "MIG - Medical Interoperability Gateway",
+		SoftwareVersion: s.Version,
+		Description:     "Read-only, coded-only view of patients' GP records, read live from the GP system, for organisations in an Information Sharing Agreement.",
+		BaseURL:         s.Base,
+		TokenURL:        s.TokenURL,
+		AuthorizeURL:    s.AuthorizeURL,
+	}
+	patientParam := fhir.CapabilitySearchParam{Name: "patient", Type: "reference", Doc: "Patient/<id> (required)"}
+	for _, typ := range typeNames() {
+		res := fhir.CapabilityResource{Type: typ, Interactions: []string{"read", "search-type"}}
+		if typ == "Patient" {
+			res.SearchParams = []fhir.CapabilitySearchParam{
+				{Name: "identifier", Type: "token", Doc: nhsSystem + "|<NHS number> (required; POST /fhir/Patient/_search keeps it out of URLs)"},
+				{Name: "birthdate", Type: "date", Doc: "YYYY[-MM[-DD]]: must match the registered birth date"},
+			}
+			res.Operations = []fhir.CapabilityOperation{
+				{Name: "everything", Definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+				{Name: "mig-view", Definition: s.Base + "/OperationDefinition/mig-view"},
+			}
+		} else {
+			res.SearchParams = append(res.SearchParams, patientParam)
+			for _, p := range clinicalTypes[typ] {
+				res.SearchParams = append(res.SearchParams, fhir.CapabilitySearchParam{Name: p.Name, Type: p.Type, Doc: p.Doc})
+			}
+		}
+		res.SearchParams = append(res.SearchParams, fhir.CapabilitySearchParam{Name: "_count", Type: "number", Doc: "page size"})
+		in.Resources = append(in.Resources, res)
+	}
+	in.Resources = append(in.Resources,
+		fhir.CapabilityResource{Type: "Consent", Interactions: []string{"read", "search-type", "create"},
+			SearchParams: []fhir.CapabilitySearchParam{
+				{Name: "patient", Type: "reference", Doc: "Patient/<id>: the requester's own consents for the patient"},
+				{Name: "patient:identifier", Type: "token", Doc: nhsSystem + "|<NHS number>"},
+			}},
+		fhir.CapabilityResource{Type: "Contract", Interactions: []string{"read", "search-type"}},
+		fhir.CapabilityResource{Type: "AuditEvent", Interactions: []string{"read", "search-type"},
+			SearchParams: []fhir.CapabilitySearchParam{
+				{Name: "patient", Type: "reference", Doc: "Patient/<id>"},
+				{Name: "patient:identifier", Type: "token", Doc: nhsSystem + "|<NHS number>"},
+				{Name: "agent", Type: "reference", Doc: "SDS user id"},
+				{Name: "date", Type: "date", Doc: "ge/gt/le/lt YYYY[-MM[-DD]]"},
+				{Name: "outcome", Type: "token", Doc: "0 | 4 | 8 | 12"},
+				{Name: "subtype", Type: "token", Doc: "read | search-type | operation | create | 110127 ..."},
+				{Name: "_count", Type: "number", Doc: "page size"},
+			},
+			Operations: []fhir.CapabilityOperation{{Name: "export", Definition: "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}}},
+	)
+	return in
+}
+
+// smartConfiguration serves the SMART App Launch discovery document, so
+// clients (the browser viewer, migctl) find the identity provider.
+func (s *Server) smartConfiguration(c echo.Context) error {
+	doc := map[string]any{
+		"issuer":                           s.Issuer,
+		"token_endpoint":                   s.TokenURL,
+		"authorization_endpoint":           s.AuthorizeURL,
+		"grant_types_supported":            []string{"authorization_code"},
+		"code_challenge_methods_supported": []string{"S256"},
+		"capabilities":                     []string{"launch-standalone", "client-public", "context-standalone-patient"},
+	}
+	if s.TokenURL == "" {
+		delete(doc, "token_endpoint")
+		delete(doc, "authorization_endpoint")
+	}
+	return c.JSON(http.StatusOK, doc)
+}

@@ -1,0 +1,101 @@
+package rest
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+)
+
+func (s *Server) routes(e *echo.Echo) {
+	e.GET("/fhir/metadata", s.metadata)
+	e.GET("/fhir/.well-known/smart-configuration", s.smartConfiguration)
+	e.GET("/", s.home)
+
+	f := e.Group("/fhir", s.authenticate, s.limitBody)
+	// The one write.
+	f.POST("/Consent", s.recordConsent)
+	// Auditors.
+	f.GET("/AuditEvent/$export", s.auditExport)
+	f.GET("/AuditEvent/$export-status/:job", s.auditExportStatus)
+	f.GET("/AuditEvent/$export-file/:job", s.auditExportFile)
+	// Patient operations.
+	f.GET("/Patient/:id/:op", s.operation)
+	// Searches and reads of every type.
+	f.GET("/:type", s.search)
+	f.POST("/:type/_search", s.search)
+	f.GET("/:type/:id", s.read)
+	// Writes are refused: MIG is read-only.
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		f.Add(m, "/:type", s.refuseWrite)
+		f.Add(m, "/:type/:id", s.refuseWrite)
+	}
+
+	a := e.Group("/admin", s.authenticate, s.limitBody)
+	a.GET("/agreements", s.adminListAgreements)
+	a.POST("/agreements", s.adminAddAgreement)
+	a.POST("/agreements/$import", s.adminImportAgreements)
+	a.GET("/agreements/$export", s.adminExportAgreements)
+	a.GET("/agreements/:id", s.adminGetAgreement)
+	a.GET("/agreements/:id/_history", s.adminAgreementHistory)
+	a.POST("/agreements/:id/$suspend", s.adminSetStatus)
+	a.POST("/agreements/:id/$end", s.adminSetStatus)
+	a.POST("/agreements/:id/$activate", s.adminSetStatus)
+}
+
+// limitBody caps request bodies.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().ContentLength > s.MaxBodyBytes {
+			r := s.newRequest(c, "", "")
+			return s.refuse(c, r, "request", tooLarge(s.MaxBodyBytes))
+		}
+		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, s.MaxBodyBytes)
+		return next(c)
+	}
+}
+
+// home points people at the API.
+func (s *Server) home(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{
+		"service":  "MIG - Medical Interoperability Gateway",
+		"fhirBase": s.Base,
+		"metadata": s.Base + "/metadata",
+	})
+}
+
+// markEmergency labels a resource as released under emergency access
+// (meta.security v3-ActCode BTG, "break the glass").
+func markEmergency(cr *bcrpb.ContainedResource) {
+	m := cr.ProtoReflect()
+	oneof := m.Descriptor().Oneofs().ByName("oneof_resource")
+	if oneof == nil {
+		return
+	}
+	fd := m.WhichOneof(oneof)
+	if fd == nil {
+		return
+	}
+	res := m.Get(fd).Message()
+	metaFd := res.Descriptor().Fields().ByName(protoreflect.Name("meta"))
+	if metaFd == nil {
+		return
+	}
+	meta, ok := res.Mutable(metaFd).Message().Interface().(*dtpb.Meta)
+	if !ok {
+		return
+	}
+	for _, sec := range meta.Security {
+		if sec.GetCode().GetValue() == "BTG" {
+			return
+		}
+	}
+	meta.Security = append(meta.Security, &dtpb.Coding{
+		System:  &dtpb.Uri{Value: "http://terminology.hl7.org/CodeSystem/v3-ActCode"},
+		Code:    &dtpb.Code{Value: "BTG"},
+		Display: &dtpb.String{Value: "break the glass"},
+	})
+}

@@ -1,0 +1,369 @@
+package rest
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"mig"
+	"mig/adapters/record"
+	"mig/fhir"
+)
+
+// searchParam is one search parameter a type supports.
+type searchParam struct {
+	Name, Type, Doc string
+	match           func(e *record.Entry, typ, value string) (bool, error)
+}
+
+// clinicalTypes are the resource types the mapper produces, with their
+// search parameters (besides patient, _count, _page, _format).
+var clinicalTypes = map[string][]searchParam{
+	"Patient":             nil,
+	"Condition":           {clinicalStatus, conditionCategory, codeParam("code"), dateParam("onset-date")},
+	"MedicationStatement": {medStatus, codeParam("code"), dateParam("effective")},
+	"MedicationRequest":   {medStatus, intentParam, codeParam("code"), dateParam("authoredon")},
+	"AllergyIntolerance":  {clinicalStatus, codeParam("code"), dateParam("date")},
+	"Observation":         {observationCategory, codeParam("code"), dateParam("date")},
+	"Procedure":           {codeParam("code"), dateParam("date")},
+	"Immunization":        {codeParam("vaccine-code"), dateParam("date")},
+	"Flag":                {dateParam("date")},
+	"Encounter":           {codeParam("type"), dateParam("date")},
+	"ServiceRequest":      {requestStatus, codeParam("code"), dateParam("authored")},
+}
+
+// typeNames lists the clinical types in a stable order.
+func typeNames() []string {
+	names := make([]string, 0, len(clinicalTypes))
+	for n := range clinicalTypes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func invalidParam(format string, args ...any) error {
+	e := mig.Errorf(mig.EINVALID, format, args...)
+	e.Issue = mig.IssueInvalidParameter
+	return e
+}
+
+var clinicalStatus = searchParam{Name: "clinical-status", Type: "token", Doc: "active | inactive | resolved",
+	match: func(e *record.Entry, _, v string) (bool, error) {
+		switch v {
+		case "active":
+			return e.Status == record.StatusActive || (e.Kind == record.KindAllergy && e.Status == record.StatusUnknown), nil
+		case "inactive":
+			return e.Status == record.StatusInactive, nil
+		case "resolved":
+			return e.Status == record.StatusResolved, nil
+		}
+		return false, invalidParam("clinical-status must be active, inactive or resolved")
+	}}
+
+var conditionCategory = searchParam{Name: "category", Type: "token", Doc: "problem-list-item | encounter-diagnosis",
+	match: func(e *record.Entry, _, v string) (bool, error) {
+		_, v = splitToken(v)
+		switch v {
+		case "problem-list-item":
+			return e.Kind == record.KindProblem, nil
+		case "encounter-diagnosis":
+			return e.Kind == record.KindDiagnosis, nil
+		}
+		return false, invalidParam("category must be problem-list-item or encounter-diagnosis")
+	}}
+
+var observationCategory = searchParam{Name: "category", Type: "token", Doc: "vital-signs | laboratory | imaging",
+	match: func(e *record.Entry, _, v string) (bool, error) {
+		_, v = splitToken(v)
+		switch v {
+		case "vital-signs":
+			return e.Kind == record.KindBloodPressure, nil
+		case "laboratory", "imaging":
+			return e.Kind == record.KindInvestigation && fhir.ObservationCategory(e) == v, nil
+		}
+		return false, invalidParam("category must be vital-signs, laboratory or imaging")
+	}}
+
+var medStatus = searchParam{Name: "status", Type: "token", Doc: "active | completed | stopped",
+	match: func(e *record.Entry, _, v string) (bool, error) {
+		var st string
+		switch {
+		case e.Kind == record.KindMedicationIssue:
+			st = "completed"
+		case e.Status == record.StatusCompleted:
+			st = "completed"
+		case e.Status == record.StatusStopped:
+			st = "stopped"
+		default:
+			st = "active"
+		}
+		switch v {
+		case "active", "completed", "stopped":
+			return st == v, nil
+		}
+		return false, invalidParam("status must be active, completed or stopped")
+	}}
+
+var intentParam = searchParam{Name: "intent", Type: "token", Doc: "plan (authorisations) | order (issues)",
+	match: func(e *record.Entry, _, v string) (bool, error) {
+		switch v {
+		case "plan":
+			return e.Kind == record.KindMedicationAuthorisation, nil
+		case "order":
+			return e.Kind == record.KindMedicationIssue, nil
+		}
+		return false, invalidParam("intent must be plan or order")
+	}}
+
+var requestStatus = searchParam{Name: "status", Type: "token", Doc: "active | completed",
+	match: func(e *record.Entry, _, v string) (bool, error) {
+		done := e.Status == record.StatusCompleted || e.Status == record.StatusResolved || e.Status == record.StatusInactive
+		switch v {
+		case "active":
+			return !done, nil
+		case "completed":
+			return done, nil
+		}
+		return false, invalidParam("status must be active or completed")
+	}}
+
+func codeParam(name string) searchParam {
+	return searchParam{Name: name, Type: "token", Doc: "[system|]code; Read v2 codes match with or without their term suffix",
+		match: func(e *record.Entry, _, v string) (bool, error) {
+			sys, code := splitToken(v)
+			if code == "" {
+				return false, invalidParam("%s needs a code", name)
+			}
+			for _, cd := range e.Code.Codings {
+				if sys != "" && cd.System != sys {
+					continue
+				}
+				if cd.Code == code || (cd.System == record.SystemReadV2 && record.ReadV2Base(cd.Code) == record.ReadV2Base(code)) {
+					return true, nil
+				}
+			}
+			return false, nil
+		}}
+}
+
+func dateParam(name string) searchParam {
+	return searchParam{Name: name, Type: "date", Doc: "[ge|le|gt|lt|eq]YYYY[-MM[-DD]]",
+		match: func(e *record.Entry, _, v string) (bool, error) {
+			prefix, lo, hi, err := parseDate(v)
+			if err != nil {
+				return false, invalidParam("%s: %s", name, err.Error())
+			}
+			d := e.Effective
+			if d.IsZero() {
+				d = e.Recorded
+			}
+			if d.IsZero() {
+				return false, nil
+			}
+			t := d.T
+			switch prefix {
+			case "ge":
+				return !t.Before(lo), nil
+			case "gt":
+				return !t.Before(hi), nil
+			case "le":
+				return t.Before(hi), nil
+			case "lt":
+				return t.Before(lo), nil
+			default:
+				return !t.Before(lo) && t.Before(hi), nil
+			}
+		}}
+}
+
+// parseDate reads a FHIR date search value into the half-open interval
+// [lo, hi) it denotes.
+func parseDate(v string) (prefix string, lo, hi time.Time, err error) {
+	if len(v) >= 2 {
+		switch v[:2] {
+		case "ge", "le", "gt", "lt", "eq":
+			prefix, v = v[:2], v[2:]
+		}
+	}
+	for _, f := range []struct {
+		layout string
+		add    func(time.Time) time.Time
+	}{
+		{"2006", func(t time.Time) time.Time { return t.AddDate(1, 0, 0) }},
+		{"2006-01", func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
+		{"2006-01-02", func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
+	} {
+		if len(v) == len(f.layout) {
+			t, perr := time.Parse(f.layout, v)
+			if perr == nil {
+				return prefix, t, f.add(t), nil
+			}
+		}
+	}
+	return "", time.Time{}, time.Time{}, mig.Errorf(mig.EINVALID, "dates must be YYYY, YYYY-MM or YYYY-MM-DD with an optional ge, le, gt, lt or eq prefix")
+}
+
+func splitToken(v string) (system, code string) {
+	if s, c, ok := strings.Cut(v, "|"); ok {
+		return s, c
+	}
+	return "", v
+}
+
+// query is a parsed clinical search.
+type query struct {
+	filters []filter
+	count   int
+	offset  int
+}
+
+type filter struct {
+	p      searchParam
+	values []string // OR within one parameter occurrence (comma separated)
+}
+
+// common parameters every search takes.
+var commonParams = map[string]bool{"_count": true, "_page": true, "_format": true, "patient": true}
+
+// parseQuery checks every parameter against what typ supports: an unknown
+// parameter is an error (strict handling), not silently ignored.
+func (s *Server) parseQuery(typ string, params url.Values, extra map[string]bool) (*query, error) {
+	q := &query{count: s.DefaultCount}
+	supported := map[string]searchParam{}
+	for _, p := range clinicalTypes[typ] {
+		supported[p.Name] = p
+	}
+	for name, vals := range params {
+		if commonParams[name] || extra[name] {
+			continue
+		}
+		p, ok := supported[name]
+		if !ok {
+			return nil, invalidParam("search parameter %q is not supported for %s; see GET /fhir/metadata", safeParam(name), typ)
+		}
+		for _, v := range vals {
+			q.filters = append(q.filters, filter{p: p, values: strings.Split(v, ",")})
+		}
+	}
+	sort.Slice(q.filters, func(i, j int) bool { return q.filters[i].p.Name < q.filters[j].p.Name })
+	if v := params.Get("_count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > s.MaxCount {
+			return nil, invalidParam("_count must be a whole number from 1 to %d", s.MaxCount)
+		}
+		q.count = n
+	}
+	if v := params.Get("_page"); v != "" {
+		off, err := s.readCursor(v, params)
+		if err != nil {
+			return nil, err
+		}
+		q.offset = off
+	}
+	// Check every value once, so a bad value is an error even when no
+	// entry would have been tested against it.
+	probe := &record.Entry{}
+	for _, f := range q.filters {
+		for _, v := range f.values {
+			if _, err := f.p.match(probe, typ, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return q, nil
+}
+
+// matches reports whether an entry passes every filter.
+func (q *query) matches(e *record.Entry, typ string) bool {
+	if e == nil {
+		return len(q.filters) == 0
+	}
+	for _, f := range q.filters {
+		any := false
+		for _, v := range f.values {
+			if ok, _ := f.p.match(e, typ, v); ok {
+				any = true
+				break
+			}
+		}
+		if !any {
+			return false
+		}
+	}
+	return true
+}
+
+func safeParam(name string) string {
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	for _, r := range name {
+		if !(r == '-' || r == '_' || r == ':' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return "?"
+		}
+	}
+	return name
+}
+
+// Paging cursors are opaque and bound to the query they page: the offset
+// and an HMAC over the query without _page. Each page is a full request that
+// goes through access control and audit again.
+func (s *Server) cursor(offset int, params url.Values) string {
+	return s.cursor64(uint64(offset), params)
+}
+
+func (s *Server) cursor64(pos uint64, params url.Values) string {
+	b := make([]byte, 8, 20)
+	binary.BigEndian.PutUint64(b, pos)
+	b = append(b, s.cursorMAC(b[:8], params)...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (s *Server) readCursor(v string, params url.Values) (int, error) {
+	pos, err := s.readCursor64(v, params)
+	if err != nil || pos > 1<<31 {
+		return 0, invalidParam("_page is not a cursor this server issued for this search")
+	}
+	return int(pos), nil
+}
+
+func (s *Server) readCursor64(v string, params url.Values) (uint64, error) {
+	bad := invalidParam("_page is not a cursor this server issued for this search")
+	// Strict: a cursor whose unused trailing bits were changed is not one
+	// this server issued, even though it decodes to the same bytes.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(v)
+	if err != nil || len(b) != 20 {
+		return 0, bad
+	}
+	if !hmac.Equal(b[8:], s.cursorMAC(b[:8], withoutPage(params))) {
+		return 0, bad
+	}
+	return binary.BigEndian.Uint64(b[:8]), nil
+}
+
+func (s *Server) cursorMAC(off []byte, params url.Values) []byte {
+	m := hmac.New(sha256.New, s.PageKey)
+	m.Write(off)
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		if k != "_page" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		vs := append([]string(nil), params[k]...)
+		sort.Strings(vs)
+		for _, v := range vs {
+			m.Write([]byte(k + "=" + v + "&"))
+		}
+	}
+	return m.Sum(nil)[:12]
+}

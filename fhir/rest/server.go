@@ -1,0 +1,351 @@
+// Package rest is MIG's FHIR R4 REST API on echo v4: patient search,
+// reads and searches of every clinical type, $everything and $mig-view,
+// the one write (POST /fhir/Consent), agreements as Contract, AuditEvent
+// search and export for auditors, and an admin API for agreements.
+//
+// Every request runs through the consent chain; every response is held
+// until the chain's Complete hook (the audit recorder) has durably stored
+// its AuditEvent. If that fails the client gets 503 and no data.
+package rest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/rs/zerolog"
+
+	"mig"
+	"mig/adapters/record"
+	"mig/audit"
+	"mig/consent"
+	"mig/fhir"
+)
+
+// Verifier checks a bearer token and says whom it speaks for.
+type Verifier interface {
+	Verify(ctx context.Context, raw string) (*consent.Principal, error)
+}
+
+// Records reads patients' records live from their GP systems.
+type Records interface {
+	Locate(ctx context.Context, nhs string) (practice string, err error)
+	Read(ctx context.Context, practice, nhs string) (*record.Record, error)
+}
+
+// Server is the FHIR REST API. Every field but the optional ones must be set
+// before Handler is called.
+type Server struct {
+	Verifier     Verifier
+	Chain        consent.Chain // the audit recorder is its last service
+	Records      Records
+	Mapper       *fhir.Mapper
+	IDs          *fhir.IDs
+	Agreements   consent.AgreementStore
+	ViewConsents consent.ViewConsentStore
+	Audit        audit.Store
+	Exports      Exporter // optional: asynchronous $export
+	Log          zerolog.Logger
+
+	Base          string        // public URL of the FHIR base, e.g. http://127.0.0.1:8080/fhir
+	Episode       time.Duration // how long a consent to view lasts
+	AuditorWide   []string      // auditor organisations that may search every event
+	PageKey       []byte        // signs paging cursors
+	ViewContext   func(now time.Time) record.ViewContext
+	Now           func() time.Time
+	Version       string
+	Issuer        string // the OIDC issuer, announced at /fhir/.well-known/smart-configuration
+	TokenURL      string // for the CapabilityStatement's security section
+	AuthorizeURL  string
+	DefaultCount  int // default page size (50)
+	MaxCount      int // largest _count accepted (500)
+	MaxBodyBytes  int64
+	WWWAuthHeader func(err error) string // RFC 6750 WWW-Authenticate value for a 401
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Handler returns the HTTP handler serving /fhir and /admin.
+func (s *Server) Handler() http.Handler {
+	if s.DefaultCount <= 0 {
+		s.DefaultCount = 50
+	}
+	if s.MaxCount <= 0 {
+		s.MaxCount = 500
+	}
+	if s.MaxBodyBytes <= 0 {
+		s.MaxBodyBytes = 64 << 10
+	}
+	if s.Episode <= 0 {
+		s.Episode = 8 * time.Hour
+	}
+	if s.ViewContext == nil {
+		s.ViewContext = record.DefaultViewContext
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.echoError
+	e.Use(s.requestID, s.logRequests, s.negotiate)
+	s.routes(e)
+	return e
+}
+
+// ctxKey holds per-request values in echo's context.
+const (
+	keyRequestID = "mig.requestID"
+	keyRule      = "mig.rule"
+)
+
+// requestID takes a safe client-supplied X-Request-ID or Ssp-TraceID, or
+// makes one, and echoes it back.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := safeID(c.Request().Header.Get("X-Request-ID"))
+		if id == "" {
+			id = safeID(c.Request().Header.Get("Ssp-TraceID"))
+		}
+		if id == "" {
+			var b [16]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Set(keyRequestID, id)
+		c.Response().Header().Set("X-Request-ID", id)
+		return next(c)
+	}
+}
+
+func safeID(s string) string {
+	if len(s) == 0 || len(s) > 64 {
+		return ""
+	}
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return ""
+		}
+	}
+	return s
+}
+
+// logRequests writes one JSON log line per request: id, method, route
+// template (never the path or query, which may hold NHS numbers), status,
+// duration and the refusing rule. Never names, NHS numbers or content.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		ev := s.Log.Info()
+		status := c.Response().Status
+		if status >= 500 {
+			ev = s.Log.Error()
+		} else if status >= 400 {
+			ev = s.Log.Warn()
+		}
+		ev = ev.Str("request_id", c.Get(keyRequestID).(string)).
+			Str("method", c.Request().Method).
+			Str("route", c.Path()).
+			Int("status", status).
+			Dur("duration", time.Since(start))
+		if rule, ok := c.Get(keyRule).(string); ok && rule != "" {
+			ev = ev.Str("rule", rule)
+		}
+		ev.Msg("request")
+		return nil
+	}
+}
+
+// negotiate refuses XML and other formats with 406: MIG serves JSON only.
+func (s *Server) negotiate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if f := c.QueryParam("_format"); f != "" {
+			switch strings.ToLower(f) {
+			case "json", "application/json", "application/fhir+json":
+			default:
+				return s.notAcceptable(c, "_format "+fmtName(f)+" is not supported: this server returns FHIR JSON only (_format=json)")
+			}
+		} else if a := c.Request().Header.Get("Accept"); a != "" && !acceptsJSON(a) {
+			return s.notAcceptable(c, "Accept does not allow JSON: this server returns application/fhir+json only")
+		}
+		return next(c)
+	}
+}
+
+func fmtName(f string) string {
+	if strings.Contains(strings.ToLower(f), "xml") {
+		return "xml"
+	}
+	return "requested"
+}
+
+func acceptsJSON(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt := strings.TrimSpace(strings.SplitN(part, ";", 2)[0])
+		switch strings.ToLower(mt) {
+		case "*/*", "application/*", "application/json", "application/fhir+json", "application/json+fhir", "application/x-ndjson", "application/fhir+ndjson", "text/html":
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) notAcceptable(c echo.Context, msg string) error {
+	r := s.newRequest(c, "", "")
+	return s.refuse(c, r, "request", &mig.Error{Code: mig.ENOTACCEPTABLE, Issue: mig.IssueNotImplemented, Message: msg})
+}
+
+// echoError turns echo's own errors (unknown route, wrong method, bad body)
+// into OperationOutcomes.
+func (s *Server) echoError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var me *mig.Error
+	if he, ok := err.(*echo.HTTPError); ok {
+		switch he.Code {
+		case http.StatusNotFound:
+			me = &mig.Error{Code: mig.ENOTFOUND, Issue: "UNKNOWN_RESOURCE", Message: "no such endpoint; see GET /fhir/metadata"}
+		case http.StatusMethodNotAllowed:
+			me = &mig.Error{Code: mig.ENOTALLOWED, Issue: mig.IssueNotImplemented, Message: "method not allowed on this endpoint"}
+		case http.StatusRequestEntityTooLarge:
+			me = &mig.Error{Code: mig.ETOOLARGE, Message: "request body too large"}
+		case http.StatusUnsupportedMediaType:
+			me = &mig.Error{Code: mig.EINVALID, Issue: mig.IssueBadRequest, Message: "unsupported request content type"}
+		default:
+			me = &mig.Error{Code: mig.EINVALID, Issue: mig.IssueBadRequest, Message: http.StatusText(he.Code)}
+		}
+		s.writeError(c, me)
+		return
+	}
+	s.writeError(c, err)
+}
+
+// writeError writes err as an OperationOutcome with its HTTP status.
+func (s *Server) writeError(c echo.Context, err error) error {
+	code := mig.ErrorCode(err)
+	status := HTTPStatus(err)
+	issue := mig.ErrorIssue(err)
+	if issue == "" {
+		issue = defaultIssue(code)
+	}
+	if status == http.StatusUnauthorized {
+		v := `Bearer realm="mig"`
+		if s.WWWAuthHeader != nil {
+			v = s.WWWAuthHeader(err)
+		}
+		c.Response().Header().Set("WWW-Authenticate", v)
+	}
+	body := fhir.OperationOutcome("error", issueTypeOf[code], issue, mig.ErrorMessage(err))
+	return c.Blob(status, contentType, body)
+}
+
+const contentType = "application/fhir+json; charset=utf-8"
+
+// newRequest starts the chain's view of one request.
+func (s *Server) newRequest(c echo.Context, op consent.Operation, typ string) *consent.Request {
+	if r, ok := c.Get("mig.request").(*consent.Request); ok {
+		if op != "" {
+			r.Operation = op
+		}
+		if typ != "" {
+			r.Type = typ
+		}
+		return r
+	}
+	req := c.Request()
+	r := &consent.Request{
+		ID:        c.Get(keyRequestID).(string),
+		Time:      s.now(),
+		SourceIP:  c.RealIP(),
+		UserAgent: req.UserAgent(),
+		Operation: op,
+		Type:      typ,
+		Query:     canonicalQuery(c),
+	}
+	r.Principal, _ = c.Get(keyPrincipal).(*consent.Principal)
+	c.Set("mig.request", r)
+	return r
+}
+
+// refuse records a refusal or error (audit) and answers it. If the audit
+// record cannot be written the answer is 503, never the refusal's data.
+func (s *Server) refuse(c echo.Context, r *consent.Request, rule string, err error) error {
+	err = withIssue(err)
+	if r.Decision.Verdict != consent.Reject || r.Decision.Err == nil {
+		r.Decision = consent.Decision{Verdict: consent.Reject, Rule: rule, Err: err}
+	} else {
+		r.Decision.Err = withIssue(r.Decision.Err)
+		err = r.Decision.Err
+		rule = r.Decision.Rule
+	}
+	c.Set(keyRule, rule)
+	if cerr := s.Chain.Complete(c.Request().Context(), r); cerr != nil {
+		s.Log.Error().Str("request_id", r.ID).Str("error_code", mig.ErrorCode(cerr)).Msg("audit record not written")
+		return s.writeError(c, auditUnavailable(cerr))
+	}
+	return s.writeError(c, err)
+}
+
+// withIssue gives an error the GP Connect style issue code its reply will
+// carry, so that the AuditEvent and the client's OperationOutcome say the
+// same thing.
+func withIssue(err error) error {
+	var me *mig.Error
+	if !errors.As(err, &me) {
+		return &mig.Error{Code: mig.EINTERNAL, Issue: defaultIssue(mig.EINTERNAL), Message: "internal error", Err: err}
+	}
+	if me.Issue != "" {
+		return err
+	}
+	cp := *me
+	cp.Issue = defaultIssue(me.Code)
+	return &cp
+}
+
+func auditUnavailable(err error) error {
+	return &mig.Error{Code: mig.EUNAVAILABLE, Issue: mig.IssueAuditUnavailable,
+		Message: "the audit trail cannot be written, so no data is released; try again later", Err: err}
+}
+
+// commit checks that the chain authorised the request and durably stores
+// its AuditEvent. Once it returns nil, data may leave; otherwise the
+// refusal or 503 has been answered and errRefused comes back.
+func (s *Server) commit(c echo.Context, r *consent.Request) error {
+	if r.Decision.Verdict != consent.Authorized {
+		return s.refuseOnce(c, r, "deny-by-default", &mig.Error{Code: mig.EFORBIDDEN, Issue: mig.IssueAccessDenied, Message: "no rule authorised this request"})
+	}
+	if cerr := s.Chain.Complete(c.Request().Context(), r); cerr != nil {
+		s.Log.Error().Str("request_id", r.ID).Str("error_code", mig.ErrorCode(cerr)).Msg("audit record not written: data withheld")
+		c.Set(keyRule, "audit")
+		if err := s.writeError(c, auditUnavailable(cerr)); err != nil {
+			return err
+		}
+		return errRefused
+	}
+	return nil
+}
+
+// release stores the request's AuditEvent and only then writes body. A
+// request that the chain has not authorised never releases data.
+func (s *Server) release(c echo.Context, r *consent.Request, status int, ctype string, body []byte) error {
+	if err := s.commit(c, r); err != nil {
+		return done(err)
+	}
+	if r.Emergency {
+		c.Response().Header().Set("X-MIG-Emergency-Access", "BTG")
+	}
+	return c.Blob(status, ctype, body)
+}
