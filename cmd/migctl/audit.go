@@ -1,0 +1,461 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"mig/audit"
+	auditbolt "mig/audit/bolt"
+)
+
+const auditUsage = `usage:
+  migctl audit verify  -data DIR [-archive SEGMENT.db ...]
+  migctl audit export  -data DIR [-since INSTANT] [-after SEQ] [-o FILE] [-progress]
+  migctl audit export  -server URL [-token TOKEN] [-since INSTANT] [-after SEQ] [-o FILE] [-progress]
+  migctl audit report  -data DIR [-from DATE] [-to DATE] [-csv]
+  migctl audit archive -data DIR -before SEQ -o SEGMENT.db
+
+-data reads DIR/audit.db directly and needs the gateway stopped (a running migd
+locks the file); export -server streams from a running gateway with an
+auditor's token (-token or MIG_TOKEN).
+`
+
+// cmdAudit verifies, exports, summarises and archives the audit trail.
+func cmdAudit(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(diag, auditUsage)
+		if len(args) == 0 {
+			return usagef("give a subcommand: verify, export, report or archive")
+		}
+		return flag.ErrHelp
+	}
+	sub, args := args[0], args[1:]
+	switch sub {
+	case "verify":
+		return auditVerify(ctx, args, stdout)
+	case "export":
+		return auditExport(ctx, args, stdout)
+	case "report":
+		return auditReport(ctx, args, stdout)
+	case "archive":
+		return auditArchive(ctx, args, stdout)
+	}
+	fmt.Fprint(diag, auditUsage)
+	return usagef("unknown audit subcommand %q", sub)
+}
+
+func auditFlags(sub string) *flag.FlagSet {
+	fs := newFlags("audit " + sub)
+	fs.SetOutput(diag)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), auditUsage+"\nflags:\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// listFlag collects a repeated flag's values in order.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+// openAudit opens DIR/audit.db, which must exist.
+func openAudit(dir string, readOnly bool) (*auditbolt.Store, error) {
+	path, err := storeFile(dir, "audit.db", true)
+	if err != nil {
+		return nil, err
+	}
+	s, err := auditbolt.Open(path, auditbolt.Options{ReadOnly: readOnly, Timeout: lockTimeout})
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	return s, nil
+}
+
+func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := auditFlags("verify")
+	data := fs.String("data", "", "the gateway's data directory (DIR/audit.db; the gateway must be stopped)")
+	var archives listFlag
+	fs.Var(&archives, "archive", "an archive segment written by audit archive; repeat, oldest first")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("verify takes flags only")
+	}
+	live, err := storeFile(*data, "audit.db", true)
+	if err != nil {
+		return err
+	}
+	paths := append([]string{}, archives...)
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("cannot open archive %s: %v", p, errors.Unwrap(err))
+		}
+	}
+	paths = append(paths, live)
+	rep, err := auditbolt.VerifyFiles(ctx, paths...)
+	if err != nil {
+		return openError(strings.Join(paths, ", "), err)
+	}
+	start := "seq 1"
+	if !rep.Anchored {
+		start = "an archive anchor"
+	}
+	fmt.Fprintf(stdout, "files: %d\nrecords checked: %d (seq %d to %d, chain from %s)\nindex entries checked: %d\n",
+		len(rep.Files), rep.Records, rep.FirstSeq, rep.LastSeq, start, rep.IndexEntries)
+	if rep.OK() {
+		_, err := fmt.Fprintln(stdout, "chain: intact")
+		return err
+	}
+	p, _ := rep.First()
+	fmt.Fprintf(stdout, "chain: BROKEN, %d problems\n", rep.ProblemsTotal)
+	for _, q := range rep.Problems {
+		fmt.Fprintf(stdout, "  %s\n", q)
+	}
+	return fmt.Errorf("audit chain broken: first problem at record seq %d (%s: %s) in %s; %d problems", p.Seq, p.Kind, p.Detail, p.File, rep.ProblemsTotal)
+}
+
+// progressBar draws "[#####-----] 50% 12000 events 3400/s seq 12000" on one
+// terminal line. total 0 draws no bar.
+type progressBar struct {
+	w     io.Writer
+	start time.Time
+	base  uint64 // the seq the export starts after
+	total uint64 // seqs to cover after base; 0: unknown
+	drawn bool
+}
+
+func (p *progressBar) update(seq, n uint64) {
+	el := time.Since(p.start).Seconds()
+	rate := 0.0
+	if el > 0 {
+		rate = float64(n) / el
+	}
+	bar := ""
+	if p.total > 0 {
+		done := min(seq-min(seq, p.base), p.total)
+		const width = 30
+		k := int(done * width / p.total)
+		bar = fmt.Sprintf("[%s%s] %3d%% ", strings.Repeat("#", k), strings.Repeat("-", width-k), done*100/p.total)
+	}
+	at := ""
+	if seq > 0 {
+		at = fmt.Sprintf("  seq %d", seq)
+	}
+	fmt.Fprintf(p.w, "\r%s%d events  %.0f/s%s ", bar, n, rate, at)
+	p.drawn = true
+}
+
+func (p *progressBar) finish() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func auditExport(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := auditFlags("export")
+	data := fs.String("data", "", "the gateway's data directory (DIR/audit.db; the gateway must be stopped)")
+	server := fs.String("server", "", "a running gateway's base URL: stream GET /fhir/AuditEvent/$export")
+	token := fs.String("token", "", "an auditor's bearer token for -server (default: $MIG_TOKEN)")
+	since := fs.String("since", "", "only events recorded at or after this instant (RFC 3339, or a date)")
+	after := fs.Uint64("after", 0, "only events after this sequence number (resume an interrupted export)")
+	out := fs.String("o", "", "write NDJSON to this file (default: standard output)")
+	progress := fs.Bool("progress", false, "show progress on standard error (default: when it is a terminal)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("export takes flags only")
+	}
+	var sinceT time.Time
+	if *since != "" {
+		if sinceT, _, err = parseDay("since", *since); err != nil {
+			return err
+		}
+	}
+	showProgress := *progress || stderrIsTerminal()
+	switch {
+	case *data != "" && *server != "":
+		return usagef("give -data or -server, not both")
+	case *server != "":
+		c, err := newRemote(*server, *token)
+		if err != nil {
+			return err
+		}
+		return remoteExport(ctx, c, sinceT, *after, *out, showProgress, stdout)
+	case *data == "":
+		return usagef("give -data DIR (gateway stopped) or -server URL")
+	}
+	store, err := openAudit(*data, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	w, closeOut, err := output(*out, stdout)
+	if err != nil {
+		return err
+	}
+	// Ctrl-C stops the export cleanly at a record boundary.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	var bar *progressBar
+	var fn func(seq, n uint64)
+	if showProgress {
+		bar = &progressBar{w: diag, start: time.Now(), base: *after}
+		if last, _, err := store.Last(ctx); err == nil && last > *after {
+			bar.total = last - *after
+		}
+		fn = bar.update
+	}
+	// WriteNDJSON writes into this buffer directly (bufio returns a Writer
+	// of enough size as is), so after an interruption, which comes between
+	// records, flushing it leaves exactly the records up to last in the
+	// output.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var n uint64
+	count := func(seq, k uint64) {
+		n = k
+		if fn != nil {
+			fn(seq, k)
+		}
+	}
+	last, err := audit.WriteNDJSON(ctx, store, bw, sinceT, *after, count)
+	ferr := bw.Flush()
+	cerr := closeOut()
+	if bar != nil {
+		bar.finish()
+	}
+	if err == nil {
+		err = ferr
+	}
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if ctx.Err() != nil && ferr == nil && cerr == nil {
+			fmt.Fprintf(diag, "export interrupted: %d events written, last seq %d\n", n, last)
+			return fmt.Errorf("export interrupted after seq %d: resume with -after %d", last, last)
+		}
+		return fmt.Errorf("export failed after %d events (output incomplete): %s", n, oneLine(err))
+	}
+	fmt.Fprintf(diag, "exported %d events; last seq %d (continue later with -after %d)\n", n, last, last)
+	return nil
+}
+
+// output opens -o FILE (0600) or returns stdout; closeOut syncs and closes.
+func output(path string, stdout io.Writer) (io.Writer, func() error, error) {
+	if path == "" {
+		return stdout, func() error { return nil }, nil
+	}
+	f, err := createFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() error {
+		err := f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("cannot write %s", path)
+		}
+		return nil
+	}, nil
+}
+
+// remoteExport streams the gateway's NDJSON export to the output.
+func remoteExport(ctx context.Context, c *remote, since time.Time, after uint64, out string, showProgress bool, stdout io.Writer) error {
+	q := url.Values{}
+	if !since.IsZero() {
+		q.Set("_since", since.UTC().Format(time.RFC3339))
+	}
+	if after > 0 {
+		q.Set("_after", strconv.FormatUint(after, 10))
+	}
+	path := "/fhir/AuditEvent/$export"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	resp, err := c.do(ctx, http.MethodGet, path, nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/fhir+ndjson") && !strings.HasPrefix(ct, "application/x-ndjson") {
+		return fmt.Errorf("the gateway did not answer with NDJSON")
+	}
+	w, closeOut, err := output(out, stdout)
+	if err != nil {
+		return err
+	}
+	var bar *progressBar
+	if showProgress {
+		bar = &progressBar{w: diag, start: time.Now()}
+	}
+	// Copy whole lines only, so an interrupted stream leaves complete events.
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var n uint64
+	var lastID string
+	var rerr error
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A long event: gather it.
+			full := append([]byte(nil), line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = br.ReadSlice('\n')
+				full = append(full, line...)
+			}
+			line = full
+		}
+		if err != nil {
+			if err != io.EOF {
+				rerr = err
+			} else if len(line) > 0 {
+				rerr = io.ErrUnexpectedEOF // a partial last line: dropped
+			}
+			break
+		}
+		if _, werr := bw.Write(line); werr != nil {
+			rerr = werr
+			break
+		}
+		n++
+		lastID = eventID(line)
+		if bar != nil && n%1000 == 0 {
+			bar.update(0, n)
+		}
+	}
+	ferr := bw.Flush()
+	cerr := closeOut()
+	if bar != nil {
+		bar.update(0, n)
+		bar.finish()
+	}
+	if ferr != nil || cerr != nil {
+		return fmt.Errorf("export failed after %d events: output could not be written", n)
+	}
+	if rerr != nil {
+		fmt.Fprintf(diag, "export interrupted: %d complete events written, last AuditEvent %s\n", n, orDashStr(lastID))
+		return fmt.Errorf("export from the gateway interrupted after %d events", n)
+	}
+	fmt.Fprintf(diag, "exported %d events; last AuditEvent %s\n", n, orDashStr(lastID))
+	return nil
+}
+
+func orDashStr(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// eventID reads an AuditEvent line's id (the encoder writes resourceType
+// then id first).
+func eventID(line []byte) string {
+	const key = `"id":"`
+	s := string(line[:min(len(line), 200)])
+	i := strings.Index(s, key)
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len(key):]
+	if j := strings.IndexByte(s, '"'); j >= 0 {
+		return s[:j]
+	}
+	return ""
+}
+
+func auditReport(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := auditFlags("report")
+	data := fs.String("data", "", "the gateway's data directory (DIR/audit.db; the gateway must be stopped)")
+	from := fs.String("from", "", "first day (2026-11-01) or instant (default: the beginning)")
+	to := fs.String("to", "", "last day, included (2026-11-30), or an instant, excluded (default: no end)")
+	asCSV := fs.Bool("csv", false, "write CSV instead of text")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("report takes flags only")
+	}
+	var fromT, toT time.Time
+	if *from != "" {
+		if fromT, _, err = parseDay("from", *from); err != nil {
+			return err
+		}
+	}
+	if *to != "" {
+		var dateOnly bool
+		if toT, dateOnly, err = parseDay("to", *to); err != nil {
+			return err
+		}
+		if dateOnly {
+			toT = toT.AddDate(0, 0, 1)
+		}
+		if !toT.After(fromT) {
+			return usagef("-to must be after -from")
+		}
+	}
+	if *data == "" {
+		return usagef("-data DIR is required")
+	}
+	store, err := openAudit(*data, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	sum, err := audit.BuildReport(ctx, store, fromT, toT)
+	if err != nil {
+		return err
+	}
+	if *asCSV {
+		return sum.WriteCSV(stdout)
+	}
+	return sum.WriteText(stdout)
+}
+
+func auditArchive(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := auditFlags("archive")
+	data := fs.String("data", "", "the gateway's data directory (DIR/audit.db; the gateway must be stopped)")
+	before := fs.Uint64("before", 0, "move the records with a sequence number below this one")
+	out := fs.String("o", "", "the new archive segment file (must not exist)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *before == 0 || *out == "" {
+		return usagef("archive needs -data DIR -before SEQ -o SEGMENT.db")
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return fmt.Errorf("%s already exists: an archive segment is never overwritten", *out)
+	}
+	store, err := openAudit(*data, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Archive(ctx, *before, *out); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "archived records below seq %d to %s\nverify with: migctl audit verify -data %s -archive %s\n", *before, *out, *data, *out)
+	return err
+}

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"mig/audit"
+	auditbolt "mig/audit/bolt"
+)
+
+// day0 is the first event's time; event i is i hours later.
+var day0 = time.Date(2026, 11, 1, 0, 30, 0, 0, time.UTC)
+
+func testEvent(i int) *audit.Event {
+	e := &audit.Event{Time: day0.Add(time.Duration(i) * time.Hour), Type: audit.TypeRest, Subtype: "read", Action: "R",
+		Outcome: audit.OutcomeSuccess, UserID: []string{"u1", "u2", "u3"}[i%3], OrgODS: "RX999", RequestID: "r",
+		NHSNumber: "9990001006", Practice: "A99901", Operation: "read", Resource: "Patient"}
+	if i%5 == 4 {
+		e.Outcome, e.OutcomeDesc = audit.OutcomeSeriousFail, "share-consent NO_PATIENT_CONSENT"
+	}
+	return e
+}
+
+// auditDir writes n events through audit/bolt into DIR/audit.db and closes it.
+func auditDir(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := auditbolt.Open(filepath.Join(dir, "audit.db"), auditbolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if _, err := s.Append(context.Background(), testEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func seqKey(seq uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seq)
+	return b[:]
+}
+
+// tamper changes the closed store file with bbolt directly.
+func tamper(t *testing.T, path string, fn func(b *bbolt.Bucket) error) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bbolt.Tx) error { return fn(tx.Bucket([]byte("records"))) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAuditVerify(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(b *bbolt.Bucket) error
+		code   int
+		out    []string
+		err    string
+	}{
+		{"intact", nil, 0, []string{"records checked: 40 (seq 1 to 40, chain from seq 1)", "chain: intact"}, ""},
+		{"flipped body byte", func(b *bbolt.Bucket) error {
+			v := bytes.Clone(b.Get(seqKey(20)))
+			v[len(v)-30] ^= 0x01
+			return b.Put(seqKey(20), v)
+		}, 1, []string{"chain: BROKEN", "hash at seq 20"}, "audit chain broken: first problem at record seq 20 (hash"},
+		{"deleted record", func(b *bbolt.Bucket) error { return b.Delete(seqKey(17)) },
+			1, []string{"chain: BROKEN"}, "first problem at record seq 18 (gap"},
+		{"deleted last record", func(b *bbolt.Bucket) error { return b.Delete(seqKey(40)) },
+			1, []string{"chain: BROKEN"}, "first problem at record seq 40 (head"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := auditDir(t, 40)
+			if tc.tamper != nil {
+				tamper(t, filepath.Join(dir, "audit.db"), tc.tamper)
+			}
+			code, out, errs := runCLI(t, "audit", "verify", "-data", dir)
+			if code != tc.code || !strings.Contains(errs, tc.err) {
+				t.Fatalf("exit %d stderr %q, want %d %q", code, errs, tc.code, tc.err)
+			}
+			for _, w := range tc.out {
+				if !strings.Contains(out, w) {
+					t.Fatalf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestAuditArchiveThenVerify(t *testing.T) {
+	dir := auditDir(t, 40)
+	seg := filepath.Join(t.TempDir(), "seg1.db")
+	code, out, errs := runCLI(t, "audit", "archive", "-data", dir, "-before", "21", "-o", seg)
+	if code != 0 || !strings.Contains(out, "archived records below seq 21") {
+		t.Fatalf("archive: %d %q %q", code, out, errs)
+	}
+	code, out, errs = runCLI(t, "audit", "verify", "-data", dir, "-archive", seg)
+	if code != 0 || !strings.Contains(out, "records checked: 40 (seq 1 to 40, chain from seq 1)") || !strings.Contains(out, "files: 2") {
+		t.Fatalf("verify: %d %q %q", code, out, errs)
+	}
+	// The live file alone starts at the archive's anchor.
+	code, out, _ = runCLI(t, "audit", "verify", "-data", dir)
+	if code != 0 || !strings.Contains(out, "records checked: 20 (seq 21 to 40, chain from an archive anchor)") {
+		t.Fatalf("verify live only: %d %q", code, out)
+	}
+	// Segments are never overwritten.
+	code, _, errs = runCLI(t, "audit", "archive", "-data", dir, "-before", "30", "-o", seg)
+	if code != 1 || !strings.Contains(errs, "already exists") {
+		t.Fatalf("archive over a segment: %d %q", code, errs)
+	}
+}
+
+func TestAuditErrors(t *testing.T) {
+	dir := auditDir(t, 3)
+	empty := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		code int
+		err  string
+	}{
+		{"no subcommand", []string{"audit"}, 2, "give a subcommand"},
+		{"unknown subcommand", []string{"audit", "frob"}, 2, `unknown audit subcommand "frob"`},
+		{"verify without -data", []string{"audit", "verify"}, 2, "-data DIR is required"},
+		{"verify bad flag", []string{"audit", "verify", "-x"}, 2, "flag provided but not defined"},
+		{"verify no store", []string{"audit", "verify", "-data", empty}, 1, "no audit.db in"},
+		{"verify missing archive", []string{"audit", "verify", "-data", dir, "-archive", filepath.Join(empty, "seg.db")}, 1, "cannot open archive"},
+		{"export no backend", []string{"audit", "export"}, 2, "give -data DIR"},
+		{"export both", []string{"audit", "export", "-data", dir, "-server", "http://x"}, 2, "not both"},
+		{"export bad since", []string{"audit", "export", "-data", dir, "-since", "last week"}, 2, "-since must be"},
+		{"export bad after", []string{"audit", "export", "-data", dir, "-after", "-1"}, 2, "invalid value"},
+		{"export unwritable", []string{"audit", "export", "-data", dir, "-o", filepath.Join(empty, "no", "x.ndjson")}, 1, "cannot create"},
+		{"report bad range", []string{"audit", "report", "-data", dir, "-from", "2026-11-02", "-to", "2026-11-01"}, 2, "-to must be after -from"},
+		{"report no store", []string{"audit", "report", "-data", empty}, 1, "no audit.db in"},
+		{"archive missing flags", []string{"audit", "archive", "-data", dir}, 2, "archive needs"},
+		{"archive nothing", []string{"audit", "archive", "-data", dir, "-before", "1", "-o", filepath.Join(empty, "s.db")}, 1, "nothing to archive below seq 1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, tc.args...)
+			if code != tc.code || !strings.Contains(errs, tc.err) {
+				t.Fatalf("exit %d stderr %q, want %d %q", code, errs, tc.code, tc.err)
+			}
+			if out != "" {
+				t.Fatalf("stdout on failure: %q", out)
+			}
+		})
+	}
+}
+
+// TestAuditLocked: every -data subcommand fails fast, in one line, while
+// a gateway holds the store.
+func TestAuditLocked(t *testing.T) {
+	dir := auditDir(t, 3)
+	s, err := auditbolt.Open(filepath.Join(dir, "audit.db"), auditbolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, args := range [][]string{
+		{"audit", "verify", "-data", dir},
+		{"audit", "export", "-data", dir},
+		{"audit", "report", "-data", dir},
+		{"audit", "archive", "-data", dir, "-before", "2", "-o", filepath.Join(t.TempDir(), "s.db")},
+	} {
+		code, out, errs := runCLI(t, args...)
+		if code != 1 || !strings.Contains(errs, "is locked by another process") || strings.Count(errs, "\n") != 1 || out != "" {
+			t.Fatalf("%v: exit %d stdout %q stderr %q", args[1], code, out, errs)
+		}
+	}
+}
+
+// ndjsonLines checks every line is an AuditEvent and returns their ids.
+func ndjsonLines(t *testing.T, b []byte) []string {
+	t.Helper()
+	var ids []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var ae struct{ ResourceType, ID string }
+		if err := json.Unmarshal(sc.Bytes(), &ae); err != nil || ae.ResourceType != "AuditEvent" {
+			t.Fatalf("line %d is not an AuditEvent: %v", len(ids)+1, err)
+		}
+		ids = append(ids, ae.ID)
+	}
+	return ids
+}
+
+func TestAuditExportLocal(t *testing.T) {
+	dir := auditDir(t, 2500)
+	tests := []struct {
+		name  string
+		args  []string
+		lines int
+		last  string
+	}{
+		{"all to file with progress", []string{"-progress"}, 2500, "last seq 2500"},
+		{"after", []string{"-after", "2400"}, 100, "last seq 2500"},
+		// Event i is at day0 + i hours: 2026-11-02T00:30 is event 24.
+		{"since", []string{"-since", "2026-11-02T00:30:00Z"}, 2500 - 24, "last seq 2500"},
+		{"since a date", []string{"-since", "2027-01-01", "-after", "10"}, 2500 - 24*61, "last seq 2500"},
+		{"nothing after", []string{"-after", "2500"}, 0, "exported 0 events; last seq 2500"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "audit.ndjson")
+			code, stdout, errs := runCLI(t, append([]string{"audit", "export", "-data", dir, "-o", out}, tc.args...)...)
+			if code != 0 || stdout != "" || !strings.Contains(errs, tc.last) {
+				t.Fatalf("exit %d stdout %q stderr %q", code, stdout, errs)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(ndjsonLines(t, b)); n != tc.lines {
+				t.Fatalf("%d lines, want %d", n, tc.lines)
+			}
+			if tc.args[0] == "-progress" && (!strings.Contains(errs, "\r[") || !strings.Contains(errs, "100% 2500 events")) {
+				t.Fatalf("no progress bar: %q", errs)
+			}
+		})
+	}
+	// Standard output, and the split export joins up to the whole one.
+	_, whole, _ := runCLI(t, "audit", "export", "-data", dir)
+	_, first, _ := runCLI(t, "audit", "export", "-data", dir, "-since", "2026-11-01")
+	if whole != first || len(ndjsonLines(t, []byte(whole))) != 2500 {
+		t.Fatal("export to standard output differs")
+	}
+	_, a, _ := runCLI(t, "audit", "export", "-data", dir, "-after", "0")
+	_, b1, _ := runCLI(t, "audit", "export", "-data", dir, "-after", "1234")
+	if !strings.HasSuffix(a, b1) || len(b1) == 0 {
+		t.Fatal("resumed export is not the tail of the whole")
+	}
+}
+
+func TestAuditExportInterrupted(t *testing.T) {
+	dir := auditDir(t, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	old := diag
+	diag = &errb
+	defer func() { diag = old }()
+	code := run(ctx, []string{"audit", "export", "-data", dir, "-after", "4"}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "export interrupted after seq 4: resume with -after 4") || out.Len() != 0 {
+		t.Fatalf("exit %d stdout %q stderr %q", code, out.String(), errb.String())
+	}
+}
+
+func TestAuditExportRemote(t *testing.T) {
+	g := newGateway(t)
+	for i := 0; i < 30; i++ {
+		if _, err := g.audit.Append(context.Background(), testEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "remote.ndjson")
+	code, _, errs := runCLI(t, "audit", "export", "-server", g.URL, "-token", auditorToken, "-o", out, "-after", "10")
+	if code != 0 || !strings.Contains(errs, "exported 21 events") {
+		t.Fatalf("exit %d stderr %q", code, errs)
+	}
+	b, _ := os.ReadFile(out)
+	// Seqs 11..30, then the export's own AuditEvent (stored before streaming).
+	if ids := ndjsonLines(t, b); len(ids) != 21 || !strings.Contains(errs, "last AuditEvent "+ids[20]) {
+		t.Fatalf("%d lines; stderr %q", len(ids), errs)
+	}
+	t.Setenv("MIG_TOKEN", clinToken)
+	code, _, errs = runCLI(t, "audit", "export", "-server", g.URL, "-o", out)
+	if code != 1 || !strings.Contains(errs, "gateway refused (HTTP 403)") {
+		t.Fatalf("clinician export: %d %q", code, errs)
+	}
+}
+
+func TestAuditReport(t *testing.T) {
+	dir := auditDir(t, 72) // three days, 24 events each
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"72 events (seq 1-72)"}},
+		{[]string{"-from", "2026-11-02", "-to", "2026-11-02"}, []string{"Audit report 2026-11-02T00:00:00Z to 2026-11-03T00:00:00Z: 24 events (seq 25-48)"}},
+		{[]string{"-from", "2026-11-03T00:00:00Z"}, []string{"24 events (seq 49-72)"}},
+		{[]string{"-csv"}, []string{"section,key,total,failed", "RX999,72,14"}},
+	}
+	for _, tc := range tests {
+		code, out, errs := runCLI(t, append([]string{"audit", "report", "-data", dir}, tc.args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d %q", tc.args, code, errs)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Fatalf("%v: report lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+	}
+}
