@@ -50,6 +50,7 @@ func (s *Server) search(c echo.Context) error {
 		return s.otherSearch(c, typ)
 	}
 	r := s.newRequest(c, consent.OpSearch, typ)
+	s.notePatient(c, r, typ)
 	if _, err := s.start(c, r); err != nil {
 		return done(err)
 	}
@@ -113,6 +114,25 @@ func birthDateMatches(res *patientView, bd string) bool {
 	return !t.Before(lo) && t.Before(hi)
 }
 
+// notePatient records, before any rule runs, which patient a search asks
+// about (when the parameters name one validly), so that a refusal at the
+// first rules is still audited against the patient. Nothing is looked up.
+func (s *Server) notePatient(c echo.Context, r *consent.Request, typ string) {
+	p, err := params(c)
+	if err != nil {
+		return
+	}
+	if typ == "Patient" {
+		if nhs, err := nhsFromIdentifier(p.Get("identifier")); err == nil {
+			r.NHSNumber = nhs
+		}
+	} else if ref := p.Get("patient"); ref != "" {
+		if nhs, err := s.patientNHS(ref); err == nil {
+			r.NHSNumber = nhs
+		}
+	}
+}
+
 // read serves GET /fhir/{type}/{id}.
 func (s *Server) read(c echo.Context) error {
 	typ, id := c.Param("type"), c.Param("id")
@@ -120,10 +140,13 @@ func (s *Server) read(c echo.Context) error {
 		return s.otherRead(c, typ, id)
 	}
 	r := s.newRequest(c, consent.OpRead, typ)
+	nhs, rtype, err := s.IDs.Decode(id)
+	if err == nil && rtype == typ {
+		r.NHSNumber = nhs // so auditors see who asked about the patient, even if refused
+	}
 	if _, err := s.start(c, r); err != nil {
 		return done(err)
 	}
-	nhs, rtype, err := s.IDs.Decode(id)
 	if err != nil || rtype != typ {
 		return s.refuse(c, r, "request", resourceNotFound(typ))
 	}
@@ -184,6 +207,9 @@ func (s *Server) operation(c echo.Context) error {
 		r = s.newRequest(c, consent.OpRead, "Patient")
 		return s.refuse(c, r, "request", &mig.Error{Code: mig.ENOTFOUND, Issue: mig.IssueNotImplemented,
 			Message: "operation " + safeParam(op) + " is not supported; see GET /fhir/metadata"})
+	}
+	if nhs, err := s.patientNHS(id); err == nil {
+		r.NHSNumber = nhs
 	}
 	if _, err := s.start(c, r); err != nil {
 		return done(err)

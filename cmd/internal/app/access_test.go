@@ -148,6 +148,8 @@ func TestAccessControl(t *testing.T) {
 		{name: "no share consent GP2GP", role: "R8000", org: "RX999", nhs: gp2gpNone, consent: ck(consentGiven), consentOK: noShare, want: noShare},
 		{name: "no such patient", role: "R8000", org: "RX999", nhs: unknown, consent: ck(consentGiven), consentOK: notFound, want: notFound},
 		{name: "no such patient, view", role: "R8000", org: "RX999", nhs: unknown, read: "summary", want: notFound},
+		{name: "deceased", role: "R8000", org: "RX999", nhs: "9990001073", consent: ck(consentGiven), consentOK: notFound, want: notFound},
+		{name: "deducted", role: "R8000", org: "RX999", nhs: "9990001081", consent: ck(consentGiven), consentOK: notFound, want: notFound},
 	}
 	// The NX999 clinician whose consent for tppConsent outlives phase 1.
 	rows = append(rows, row{name: "out of hours, TPP", role: "R8000", org: "NX999", nhs: tppConsent, consent: ck(consentGiven), consentOK: created, read: "medication", want: ok})
