@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"mig/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,24 +21,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var extracts = []string{"9990002002", "9990002010", "9990002029", "9990002037", "9990002045", "9990002053"}
 
-// practiceDir is the module's testdata/A99902, found from go.mod upward.
-func practiceDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "testdata", "A99902")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
+// practiceDir is the module's testdata/A99902.
+func practiceDir(t testing.TB) string { return testenv.Testdata(t, "A99902") }
 
 func readExtract(t testing.TB, nhs string) []byte {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mig/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,29 +144,10 @@ func dump(t testing.TB, r *record.Record, withDosage bool) []byte {
 	return b.Bytes()
 }
 
-// moduleRoot finds go.mod upward from the working directory.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = up
-	}
-}
-
 // sampleFiles returns the reference GP2GP samples, skipping when absent.
 func sampleFiles(t testing.TB) []string {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(moduleRoot(t), "..", "shared", "reference", "gp2gp", "samples", "input", "*.xml"))
+	files, _ := filepath.Glob(filepath.Join(testenv.Reference(t, "gp2gp", "samples", "input"), "*.xml"))
 	if len(files) == 0 {
 		t.Skip("reference GP2GP samples not present in ../shared/reference/gp2gp/samples/input")
 	}
@@ -175,7 +157,7 @@ func sampleFiles(t testing.TB) []string {
 // ourFiles returns the synthetic extracts of practice A99901.
 func ourFiles(t testing.TB) []string {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(moduleRoot(t), "testdata", "A99901", "*.xml"))
+	files, _ := filepath.Glob(filepath.Join(testenv.ModuleRoot(t), "testdata", "A99901", "*.xml"))
 	if len(files) != 9 {
 		t.Fatalf("want 9 synthetic extracts in testdata/A99901, found %d", len(files))
 	}

@@ -3,6 +3,7 @@ package gp2gp
 import (
 	"bytes"
 	"errors"
+	"mig/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,7 +131,7 @@ func TestReadNodeDeep(t *testing.T) {
 // no FREETEXT- marker of a seed ever reaches a record.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(minimal))
-	root := moduleRoot(f)
+	root := testenv.ModuleRoot(f)
 	seeds, _ := filepath.Glob(filepath.Join(root, "testdata", "A99901", "*.xml"))
 	samples, _ := filepath.Glob(filepath.Join(root, "..", "shared", "reference", "gp2gp", "samples", "input", "*.xml"))
 	for _, p := range append(seeds, samples...) {
@@ -157,7 +158,7 @@ func FuzzParse(f *testing.F) {
 
 // BenchmarkParse reads the largest reference sample.
 func BenchmarkParse(b *testing.B) {
-	path := filepath.Join(moduleRoot(b), "..", "shared", "reference", "gp2gp", "samples", "input", "PWTP4.xml")
+	path := testenv.Reference(b, "gp2gp", "samples", "input", "PWTP4.xml")
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		b.Skip("reference sample PWTP4.xml not present")

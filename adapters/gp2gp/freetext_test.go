@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"io"
+	"mig/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,7 +100,7 @@ func freeTexts(t *testing.T, doc []byte) (free []string, national, dosage map[st
 // dosage/quantity text, may appear legitimately and are not checked.
 func TestNoFreeText(t *testing.T) {
 	files := ourFiles(t)
-	if samples, _ := filepath.Glob(filepath.Join(moduleRoot(t), "..", "shared", "reference", "gp2gp", "samples", "input", "*.xml")); len(samples) > 0 {
+	if samples, _ := filepath.Glob(filepath.Join(testenv.ModuleRoot(t), "..", "shared", "reference", "gp2gp", "samples", "input", "*.xml")); len(samples) > 0 {
 		files = append(files, samples...)
 	} else {
 		t.Log("reference samples absent: checking our extracts only")

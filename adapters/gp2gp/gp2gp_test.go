@@ -1,6 +1,7 @@
 package gp2gp
 
 import (
+	"mig/internal/testenv"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -170,7 +171,7 @@ func day(s string) record.Date {
 }
 
 func ourFile(t *testing.T, nhs string) *record.Record {
-	return parseFile(t, filepath.Join(moduleRoot(t), "testdata", "A99901", nhs+".xml"), record.ParseOptions{NHSNumber: nhs})
+	return parseFile(t, filepath.Join(testenv.ModuleRoot(t), "testdata", "A99901", nhs+".xml"), record.ParseOptions{NHSNumber: nhs})
 }
 
 // TestEquivalenceStory checks 9990001006 against ARCHITECTURE.md, item by item.

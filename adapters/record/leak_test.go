@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"mig/internal/testenv"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,7 +24,7 @@ var textConstructors = map[string]bool{
 // record's text but never make it, so no free text can be slipped in
 // downstream of the adapters.
 func TestTextConstructedOnlyByAdapters(t *testing.T) {
-	root := moduleRoot(t)
+	root := testenv.ModuleRoot(t)
 	var offenders []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -104,21 +105,4 @@ func constructorCalls(t *testing.T, path string) []string {
 		return true
 	})
 	return calls
-}
-
-func moduleRoot(t *testing.T) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
 }

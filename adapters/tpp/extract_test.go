@@ -3,6 +3,7 @@ package tpp
 import (
 	"bytes"
 	"errors"
+	"mig/internal/testenv"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -256,7 +257,7 @@ func TestErrors(t *testing.T) {
 // parser acts on is declared in the reference schema, so a typo cannot
 // silently skip data. Skipped when ../shared/reference is absent.
 func TestSchemaNames(t *testing.T) {
-	xsd, err := os.ReadFile(filepath.Join(moduleRoot(t), "..", "shared", "reference", "tpp", "TppPatientRecord.xsd"))
+	xsd, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "..", "shared", "reference", "tpp", "TppPatientRecord.xsd"))
 	if err != nil {
 		t.Skipf("reference schema not available: %v", err)
 	}

@@ -3,6 +3,7 @@ package tpp
 import (
 	"bytes"
 	"flag"
+	"mig/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,28 +27,9 @@ func TestMain(m *testing.M) {
 // extracts are the synthetic TPP extracts of practice A99903.
 var extracts = []string{"9990003009", "9990003017", "9990003025", "9990003033", "9990003041", "9990003068"}
 
-// moduleRoot finds go.mod upward from the working directory.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
-
 func readExtract(t testing.TB, nhs string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(moduleRoot(t), "testdata", "A99903", nhs+".xml"))
+	b, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "testdata", "A99903", nhs+".xml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mig/internal/testenv"
 	"net/http"
 	"net/url"
 	"os"
@@ -97,7 +98,7 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs migd")
 	}
-	root := moduleRoot(t)
+	root := testenv.ModuleRoot(t)
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "migd")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/migd")

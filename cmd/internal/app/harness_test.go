@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"mig/internal/testenv"
 	"net/http"
 	"net/url"
 	"os"
@@ -27,26 +28,6 @@ import (
 	"mig/audit"
 	"mig/fhir"
 )
-
-// moduleRoot finds the directory holding go.mod, upward from the test's
-// working directory.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's working directory")
-		}
-		dir = parent
-	}
-}
 
 // syncBuffer collects the gateway's log lines from several goroutines.
 type syncBuffer struct {
@@ -84,7 +65,7 @@ func startGateway(t testing.TB, edit func(m *Main)) *gateway {
 	m.Dev = true
 	m.Config.Addr = "127.0.0.1:0"
 	m.Config.DataDir = t.TempDir()
-	m.Testdata = filepath.Join(moduleRoot(t), "testdata")
+	m.Testdata = filepath.Join(testenv.ModuleRoot(t), "testdata")
 	m.DevIdPAddr = "127.0.0.1:0"
 	buf := &syncBuffer{}
 	m.Log = zerolog.New(buf).With().Timestamp().Logger()

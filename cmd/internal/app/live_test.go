@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"io/fs"
+	"mig/internal/testenv"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -63,7 +64,7 @@ func editFile(t *testing.T, path, old, new string) {
 // at the practice applies at once, and a GP system outage gives a clear
 // 503 naming the practice while the other practices keep working.
 func TestLiveSources(t *testing.T) {
-	td := copyTree(t, filepath.Join(moduleRoot(t), "testdata"))
+	td := copyTree(t, filepath.Join(testenv.ModuleRoot(t), "testdata"))
 	g := startGateway(t, func(m *Main) { m.Testdata = td })
 	tok := g.token("clin-live", "R8000", "RX999")
 	for _, nhs := range []string{tppConsent, emisConsent, gp2gpConsent} {
