@@ -172,7 +172,7 @@ func auditExport(ctx context.Context, args []string, stdout io.Writer) error {
 	server := fs.String("server", "", "a running gateway's base URL: stream GET /fhir/AuditEvent/$export")
 	token := fs.String("token", "", "an auditor's bearer token for -server (default: $MIG_TOKEN)")
 	since := fs.String("since", "", "only events recorded at or after this instant (RFC 3339, or a date)")
-	after := fs.Uint64("after", 0, "only events after this sequence number (resume an interrupted export)")
+	afterArg := fs.String("after", "", "only events after this sequence number or AuditEvent id (resume an interrupted export)")
 	out := fs.String("o", "", "write NDJSON to this file (default: standard output)")
 	progress := fs.Bool("progress", false, "show progress on standard error (default: when it is a terminal)")
 	pos, err := parse(fs, args)
@@ -197,7 +197,7 @@ func auditExport(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return remoteExport(ctx, c, sinceT, *after, *out, showProgress, stdout)
+		return remoteExport(ctx, c, sinceT, *afterArg, *out, showProgress, stdout)
 	case *data == "":
 		return usagef("give -data DIR (gateway stopped) or -server URL")
 	}
@@ -206,6 +206,10 @@ func auditExport(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	after, err := resolveAfter(ctx, store, *afterArg)
+	if err != nil {
+		return err
+	}
 	w, closeOut, err := output(*out, stdout)
 	if err != nil {
 		return err
@@ -216,9 +220,9 @@ func auditExport(ctx context.Context, args []string, stdout io.Writer) error {
 	var bar *progressBar
 	var fn func(seq, n uint64)
 	if showProgress {
-		bar = &progressBar{w: diag, start: time.Now(), base: *after}
-		if last, _, err := store.Last(ctx); err == nil && last > *after {
-			bar.total = last - *after
+		bar = &progressBar{w: diag, start: time.Now(), base: after}
+		if last, _, err := store.Last(ctx); err == nil && last > after {
+			bar.total = last - after
 		}
 		fn = bar.update
 	}
@@ -234,7 +238,7 @@ func auditExport(ctx context.Context, args []string, stdout io.Writer) error {
 			fn(seq, k)
 		}
 	}
-	last, err := audit.WriteNDJSON(ctx, store, bw, sinceT, *after, count)
+	last, err := audit.WriteNDJSON(ctx, store, bw, sinceT, after, count)
 	ferr := bw.Flush()
 	cerr := closeOut()
 	if bar != nil {
@@ -278,14 +282,31 @@ func output(path string, stdout io.Writer) (io.Writer, func() error, error) {
 	}, nil
 }
 
+// resolveAfter reads -after: a sequence number, or the id of the last
+// AuditEvent an interrupted export wrote (what a remote export can report,
+// since its lines carry no sequence numbers).
+func resolveAfter(ctx context.Context, store audit.Store, v string) (uint64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+		return n, nil
+	}
+	st, err := store.Get(ctx, v)
+	if err != nil || st == nil {
+		return 0, usagef("-after must be a sequence number or the id of an AuditEvent in the store")
+	}
+	return st.Seq, nil
+}
+
 // remoteExport streams the gateway's NDJSON export to the output.
-func remoteExport(ctx context.Context, c *remote, since time.Time, after uint64, out string, showProgress bool, stdout io.Writer) error {
+func remoteExport(ctx context.Context, c *remote, since time.Time, after string, out string, showProgress bool, stdout io.Writer) error {
 	q := url.Values{}
 	if !since.IsZero() {
 		q.Set("_since", since.UTC().Format(time.RFC3339))
 	}
-	if after > 0 {
-		q.Set("_after", strconv.FormatUint(after, 10))
+	if after != "" {
+		q.Set("_after", after)
 	}
 	path := "/fhir/AuditEvent/$export"
 	if len(q) > 0 {
@@ -355,9 +376,12 @@ func remoteExport(ctx context.Context, c *remote, since time.Time, after uint64,
 	}
 	if rerr != nil {
 		fmt.Fprintf(diag, "export interrupted: %d complete events written, last AuditEvent %s\n", n, orDashStr(lastID))
+		if lastID != "" {
+			return fmt.Errorf("export from the gateway interrupted after %d events: resume with -after %s", n, lastID)
+		}
 		return fmt.Errorf("export from the gateway interrupted after %d events", n)
 	}
-	fmt.Fprintf(diag, "exported %d events; last AuditEvent %s\n", n, orDashStr(lastID))
+	fmt.Fprintf(diag, "exported %d events; last AuditEvent %s (continue later with -after %s)\n", n, orDashStr(lastID), orDashStr(lastID))
 	return nil
 }
 

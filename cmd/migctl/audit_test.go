@@ -148,7 +148,7 @@ func TestAuditErrors(t *testing.T) {
 		{"export no backend", []string{"audit", "export"}, 2, "give -data DIR"},
 		{"export both", []string{"audit", "export", "-data", dir, "-server", "http://x"}, 2, "not both"},
 		{"export bad since", []string{"audit", "export", "-data", dir, "-since", "last week"}, 2, "-since must be"},
-		{"export bad after", []string{"audit", "export", "-data", dir, "-after", "-1"}, 2, "invalid value"},
+		{"export bad after", []string{"audit", "export", "-data", dir, "-after", "-1"}, 2, "-after must be a sequence number or the id of an AuditEvent"},
 		{"export unwritable", []string{"audit", "export", "-data", dir, "-o", filepath.Join(empty, "no", "x.ndjson")}, 1, "cannot create"},
 		{"report bad range", []string{"audit", "report", "-data", dir, "-from", "2026-11-02", "-to", "2026-11-01"}, 2, "-to must be after -from"},
 		{"report no store", []string{"audit", "report", "-data", empty}, 1, "no audit.db in"},
@@ -250,6 +250,19 @@ func TestAuditExportLocal(t *testing.T) {
 	_, b1, _ := runCLI(t, "audit", "export", "-data", dir, "-after", "1234")
 	if !strings.HasSuffix(a, b1) || len(b1) == 0 {
 		t.Fatal("resumed export is not the tail of the whole")
+	}
+	// Resuming by the id of the last event written (all a remote export
+	// can report) gives the same tail as resuming by its sequence number.
+	lines := strings.SplitAfter(a, "\n")
+	var ev struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(lines[1233]), &ev); err != nil || ev.ID == "" {
+		t.Fatalf("event 1234: %v", err)
+	}
+	_, b2, _ := runCLI(t, "audit", "export", "-data", dir, "-after", ev.ID)
+	if b2 != b1 {
+		t.Fatal("resuming by AuditEvent id differs from resuming by sequence number")
 	}
 }
 

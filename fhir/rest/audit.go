@@ -40,7 +40,7 @@ type ExportStatus struct {
 // scoped to what the auditor may see: events by its own organisation's
 // staff and about its own organisation's patients, unless its
 // organisation is configured as wide.
-func (s *Server) auditQuery(r *consent.Request, p url.Values, allowed map[string]bool) (audit.Query, error) {
+func (s *Server) auditQuery(ctx context.Context, r *consent.Request, p url.Values, allowed map[string]bool) (audit.Query, error) {
 	q := audit.Query{Limit: s.DefaultCount}
 	for k := range p {
 		if !allowed[k] {
@@ -118,7 +118,12 @@ func (s *Server) auditQuery(r *consent.Request, p url.Values, allowed map[string
 	}
 	if v := p.Get("_after"); v != "" {
 		if q.AfterSeq, err = strconv.ParseUint(v, 10, 64); err != nil {
-			return q, invalidParam("_after must be an audit sequence number")
+			// Or the id of the last AuditEvent an interrupted export wrote.
+			st, gerr := s.Audit.Get(ctx, v)
+			if gerr != nil || st == nil {
+				return q, invalidParam("_after must be an audit sequence number or the id of an AuditEvent")
+			}
+			q.AfterSeq = st.Seq
 		}
 	}
 	return q, nil
@@ -135,7 +140,7 @@ func (s *Server) searchAudit(c echo.Context) error {
 		return done(err)
 	}
 	p := c.QueryParams()
-	q, err := s.auditQuery(r, p, auditSearchParams)
+	q, err := s.auditQuery(c.Request().Context(), r, p, auditSearchParams)
 	if err != nil {
 		return s.refuse(c, r, "request", err)
 	}
@@ -201,7 +206,7 @@ func (s *Server) auditExport(c echo.Context) error {
 	if t := p.Get("_type"); t != "" && t != "AuditEvent" {
 		return s.refuse(c, r, "request", invalidParam("_type must be AuditEvent"))
 	}
-	q, err := s.auditQuery(r, p, auditExportParams)
+	q, err := s.auditQuery(c.Request().Context(), r, p, auditExportParams)
 	if err != nil {
 		return s.refuse(c, r, "request", err)
 	}
