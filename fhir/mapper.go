@@ -72,7 +72,16 @@ func (r *Result) Find(resourceType, id string) (*Resource, bool) {
 type Mapper struct {
 	IDs  *IDs
 	Base string
+	// Offline lets a record without an NHS number be mapped (migctl map
+	// over a test-harness extract): its ids are derived from a placeholder
+	// and its Patient carries no NHS number identifier. The gateway never
+	// sets it: it serves only records whose NHS number is the one asked for.
+	Offline bool
 }
+
+// offlineNHS is the placeholder ids are derived from in Offline mapping of
+// a record without an NHS number. It is never shown.
+const offlineNHS = "0000000000"
 
 // TypesOf returns the resource types an entry of kind k maps to: the first
 // is the one other resources reference.
@@ -123,7 +132,9 @@ func (m *Mapper) Map(rec *record.Record, keep func(*record.Entry) bool) (*Result
 		return nil, mig.Errorf(mig.EINVALID, "no record to map")
 	}
 	nhs := rec.Patient.NHSNumber
-	if !mig.ValidNHSNumber(nhs) {
+	if nhs == "" && m.Offline {
+		nhs = offlineNHS
+	} else if !mig.ValidNHSNumber(nhs) {
 		return nil, mig.Errorf(mig.EINVALID, "record: the patient's NHS number is not valid")
 	}
 	res := &Result{Withheld: rec.Withheld}
@@ -198,9 +209,12 @@ func (mp *mapping) refOfType(sourceID, resourceType string) *d.Reference {
 
 func (mp *mapping) patientResource(p *record.Patient, id string) *patpb.Patient {
 	out := &patpb.Patient{
-		Id:   &d.Id{Value: id},
-		Meta: meta(Profile("Patient")),
-		Identifier: []*d.Identifier{{
+		Id:        &d.Id{Value: id},
+		Meta:      meta(Profile("Patient")),
+		BirthDate: date(p.BirthDate),
+	}
+	if p.NHSNumber != "" {
+		out.Identifier = []*d.Identifier{{
 			System: furi(SystemNHSNumber),
 			Value:  fstr(p.NHSNumber),
 			Extension: []*d.Extension{{
@@ -208,8 +222,7 @@ func (mp *mapping) patientResource(p *record.Patient, id string) *patpb.Patient 
 				Value: &d.Extension_ValueX{Choice: &d.Extension_ValueX_CodeableConcept{
 					CodeableConcept: fixedConcept(SystemNHSNumberVerification, "01", "Number present and verified")}},
 			}},
-		}},
-		BirthDate: date(p.BirthDate),
+		}}
 	}
 	if !p.Name.IsZero() {
 		n := &d.HumanName{Use: &d.HumanName_UseCode{Value: c.NameUseCode_OFFICIAL}}

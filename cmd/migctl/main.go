@@ -227,7 +227,8 @@ func cmdMap(ctx context.Context, args []string, stdout io.Writer) error {
 	sensitive := consent.DefaultConfig().SensitiveCodes.Compile()
 	// .invalid is reserved (RFC 2606): fullUrls let the Bundle's relative
 	// references resolve without pretending to be a real server.
-	mapper := &fhir.Mapper{IDs: ids, Base: offlineBase}
+	// Offline: reference and test-harness extracts may carry no NHS number.
+	mapper := &fhir.Mapper{IDs: ids, Base: offlineBase, Offline: true}
 	res, err := mapper.Map(rec, func(e *record.Entry) bool { return !consent.IsSensitive(sensitive, e) })
 	if err != nil {
 		return err
