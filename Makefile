@@ -42,7 +42,8 @@ bench:
 
 # Runs each fuzz target for $(FUZZTIME).
 fuzz:
-	@for t in adapters/xmltok:FuzzDecoder adapters/gp2gp:FuzzParse adapters/emis:FuzzParse adapters/tpp:FuzzParse; do \
+	@for t in adapters/xmltok:FuzzDecoder adapters/gp2gp:FuzzParse adapters/emis:FuzzParse adapters/tpp:FuzzParse \
+	  fhir:FuzzParseConsent adapters/terminology:FuzzLoad adapters/source:FuzzPatientFromPDS adapters/source:FuzzPatientJSON; do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
 	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) || exit 1; done
 
