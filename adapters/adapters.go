@@ -8,12 +8,14 @@ package adapters
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
 	"mig"
 	"mig/adapters/record"
 	"mig/adapters/source"
+	"mig/adapters/xmltok"
 )
 
 // Locator says which practice holds an NHS number.
@@ -190,11 +192,19 @@ func sourceError(practice string, err error) error {
 		switch me.Issue {
 		case mig.IssueIdentityMismatch:
 			nf := mig.PatientNotFound()
-			nf.Err = err
+			nf.Err = fmt.Errorf("%w: %w", ErrIdentityMismatch, err)
 			return nf
 		case mig.IssueMalformedExtract:
+			// Element names come from the document, so the path is not
+			// shown to clients: the line and the reason are. (migctl map
+			// gives the full path to whoever holds the file.)
+			reason := "unreadable document"
+			var xe *xmltok.Error
+			if errors.As(err, &xe) {
+				reason = fmt.Sprintf("line %d: %s", xe.Line, xe.Reason)
+			}
 			return &mig.Error{Code: mig.EUNAVAILABLE, Issue: mig.IssueGPSystemUnavailable,
-				Message: "the GP system of practice " + practice + " returned an unreadable record (" + me.Message + ")", Err: err}
+				Message: "the GP system of practice " + practice + " returned a record that cannot be read (" + reason + ")", Err: err}
 		}
 	}
 	return err

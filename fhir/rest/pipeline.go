@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"mig"
+	"mig/adapters"
 	"mig/adapters/record"
 	"mig/consent"
 	"mig/consent/oidc"
@@ -119,7 +120,12 @@ func (s *Server) patientData(c echo.Context, r *consent.Request, nhs string) (*p
 	rec, err := s.Records.Read(ctx, practice, nhs)
 	if err != nil {
 		rule := "gp-system"
-		if mig.ErrorCode(err) == mig.ENOTFOUND {
+		switch {
+		case errors.Is(err, adapters.ErrIdentityMismatch):
+			// The client sees "not found"; the audit trail and the log say
+			// the extract and the demographics disagreed, a safety event.
+			rule = "identity-mismatch"
+		case mig.ErrorCode(err) == mig.ENOTFOUND:
 			rule = "patient-resolution"
 		}
 		return nil, s.refuseOnce(c, r, rule, err)
