@@ -4,15 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	bbolt "go.etcd.io/bbolt"
 
 	"mig/audit"
 	auditbolt "mig/audit/bolt"
@@ -50,49 +48,59 @@ func auditDir(t *testing.T, n int) string {
 	return dir
 }
 
-func seqKey(seq uint64) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], seq)
-	return b[:]
-}
-
-// tamper changes the closed store file with bbolt directly.
-func tamper(t *testing.T, path string, fn func(b *bbolt.Bucket) error) {
+// flipOnDisk flips one byte in the middle of record seq's stored body, in
+// the closed store file itself: what a disk fault or a hand edit does. (The
+// store's own tests in audit/bolt also delete and reorder records.)
+func flipOnDisk(t *testing.T, path string, seq uint64) {
 	t.Helper()
-	db, err := bbolt.Open(path, 0o600, nil)
+	s, err := auditbolt.Open(path, auditbolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if err := db.Update(func(tx *bbolt.Tx) error { return fn(tx.Bucket([]byte("records"))) }); err != nil {
+	var body []byte
+	err = s.Scan(context.Background(), seq-1, func(st *audit.Stored) error {
+		if st.Seq == seq {
+			body = bytes.Clone(st.Body)
+		}
+		return errStopScan
+	})
+	s.Close()
+	if err != nil && err != errStopScan || body == nil {
+		t.Fatalf("record %d not found: %v", seq, err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(raw, body)
+	if i < 0 || bytes.Index(raw[i+1:], body) >= 0 {
+		t.Fatalf("record %d's body is not stored once, contiguously, in the file", seq)
+	}
+	raw[i+len(body)/2] ^= 0x01
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
+var errStopScan = errors.New("stop")
+
 func TestAuditVerify(t *testing.T) {
 	tests := []struct {
-		name   string
-		tamper func(b *bbolt.Bucket) error
-		code   int
-		out    []string
-		err    string
+		name string
+		flip uint64 // record to corrupt on disk; 0: none
+		code int
+		out  []string
+		err  string
 	}{
-		{"intact", nil, 0, []string{"records checked: 40 (seq 1 to 40, chain from seq 1)", "chain: intact"}, ""},
-		{"flipped body byte", func(b *bbolt.Bucket) error {
-			v := bytes.Clone(b.Get(seqKey(20)))
-			v[len(v)-30] ^= 0x01
-			return b.Put(seqKey(20), v)
-		}, 1, []string{"chain: BROKEN", "hash at seq 20"}, "audit chain broken: first problem at record seq 20 (hash"},
-		{"deleted record", func(b *bbolt.Bucket) error { return b.Delete(seqKey(17)) },
-			1, []string{"chain: BROKEN"}, "first problem at record seq 18 (gap"},
-		{"deleted last record", func(b *bbolt.Bucket) error { return b.Delete(seqKey(40)) },
-			1, []string{"chain: BROKEN"}, "first problem at record seq 40 (head"},
+		{"intact", 0, 0, []string{"records checked: 40 (seq 1 to 40, chain from seq 1)", "chain: intact"}, ""},
+		{"flipped byte on disk", 20, 1, []string{"chain: BROKEN", "hash at seq 20"}, "audit chain broken: first problem at record seq 20 (hash"},
+		{"flipped byte in the last record", 40, 1, []string{"chain: BROKEN"}, "first problem at record seq 40"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := auditDir(t, 40)
-			if tc.tamper != nil {
-				tamper(t, filepath.Join(dir, "audit.db"), tc.tamper)
+			if tc.flip != 0 {
+				flipOnDisk(t, filepath.Join(dir, "audit.db"), tc.flip)
 			}
 			code, out, errs := runCLI(t, "audit", "verify", "-data", dir)
 			if code != tc.code || !strings.Contains(errs, tc.err) {
