@@ -192,6 +192,18 @@ func validDecimal(s string) bool { return decimalRE.MatchString(s) }
 
 var comparators = map[string]bool{"<": true, "<=": true, ">=": true, ">": true}
 
+// ucumUnits are the units, as GP systems write them, that are UCUM codes
+// with the same spelling: a value in one of them carries the UCUM system and
+// code, so a receiving system can compare and convert it. Any other unit is
+// kept as text only (we never guess a code for it).
+var ucumUnits = map[string]bool{
+	"mmol/L": true, "umol/L": true, "nmol/L": true, "pmol/L": true, "mmol/mol": true,
+	"g/L": true, "g/dL": true, "mg/L": true, "mg/dL": true, "ug/L": true, "ng/mL": true, "ng/L": true,
+	"10*9/L": true, "10*12/L": true, "mU/L": true, "U/L": true, "mL/min": true, "fL": true, "pg": true,
+	"%": true, "kg": true, "g": true, "cm": true, "m": true, "kg/m2": true, "Cel": true, "/min": true,
+	"mm[Hg]": true, "mm/h": true, "s": true,
+}
+
 // quantity converts a measured value; nil when absent or not a number.
 func quantity(q *record.Quantity) *d.Quantity {
 	if q == nil || !validDecimal(q.Value) {
@@ -200,6 +212,10 @@ func quantity(q *record.Quantity) *d.Quantity {
 	out := &d.Quantity{Value: &d.Decimal{Value: q.Value}}
 	if q.Unit != "" {
 		out.Unit = fstr(q.Unit)
+		if ucumUnits[q.Unit] {
+			out.System = furi(SystemUCUM)
+			out.Code = fcode(q.Unit)
+		}
 	}
 	if comparators[q.Comparator] {
 		out.Comparator = comparator(q.Comparator)
@@ -214,6 +230,10 @@ func simpleQuantity(q *record.Quantity) *d.SimpleQuantity {
 	out := &d.SimpleQuantity{Value: &d.Decimal{Value: q.Value}}
 	if q.Unit != "" {
 		out.Unit = fstr(q.Unit)
+		if ucumUnits[q.Unit] {
+			out.System = furi(SystemUCUM)
+			out.Code = fcode(q.Unit)
+		}
 	}
 	return out
 }

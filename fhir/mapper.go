@@ -594,7 +594,7 @@ func mmHg(q *record.Quantity) *d.Quantity {
 }
 
 func (mp *mapping) bloodPressure(e *record.Entry, id string) *obspb.Observation {
-	code := &d.CodeableConcept{Coding: append(codings(e.Code),
+	code := &d.CodeableConcept{Coding: append(codings(bpPanelCode(e.Code)),
 		coding(record.SystemLOINC, loincBPPanel, "Blood pressure panel with all children optional"))}
 	out := &obspb.Observation{
 		Id:       &d.Id{Value: id},
@@ -624,6 +624,31 @@ func (mp *mapping) bloodPressure(e *record.Entry, id string) *obspb.Observation 
 			comp.DataAbsentReason = dataAbsent()
 		}
 		out.Component = append(out.Component, comp)
+	}
+	return out
+}
+
+// bpPanelCode keeps the codings of a blood pressure entry's code that name
+// the reading as a whole (Read v2 246.., SNOMED 163020007 and the like) with
+// the translations that follow them. An adapter that paired two halves may
+// have given the entry their codes ("systolic", "diastolic"): in the one
+// CodeableConcept of the panel they would say the reading is its systolic
+// part, and the diastolic one besides, so they are left out; the LOINC
+// components say which value is which.
+func bpPanelCode(rc record.Concept) record.Concept {
+	var out record.Concept
+	keep := false
+	for _, cd := range rc.Codings {
+		if part := record.BloodPressurePart(record.Concept{Codings: []record.Coding{cd}}); part != "" {
+			keep = part == "bp"
+		} else if cd.System == record.SystemReadV2 || cd.System == record.SystemCTV3 {
+			// A code as entered that is no blood pressure code starts a
+			// group of its own, which is not the panel's.
+			keep = false
+		}
+		if keep {
+			out.Codings = append(out.Codings, cd)
+		}
 	}
 	return out
 }

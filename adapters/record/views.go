@@ -93,15 +93,49 @@ func inSummary(e *Entry, ctx ViewContext) bool {
 	case KindProblem:
 		return e.Status == StatusActive
 	case KindMedicationAuthorisation:
-		return e.Status == StatusActive || e.Status == StatusUnknown
+		return currentAuthorisation(e, ctx)
 	case KindMedicationIssue:
 		return e.Medication != nil && e.Medication.Type == PrescriptionAcute && within(e.Effective, ctx.Now, ctx.RecentAcute)
 	case KindAllergy:
-		return e.Status != StatusInactive && e.Status != StatusResolved
+		// Exactly the allergies the mapper shows as active.
+		return e.Status == StatusActive || e.Status == StatusUnknown
 	case KindInvestigation:
 		return within(e.Effective, ctx.Now, ctx.RecentTests)
 	}
 	return false
+}
+
+// currentAuthorisation reports whether an authorisation is current medication:
+// not discontinued or completed (an unknown status counts as current: better
+// shown than missed), and not ended by its end date. An acute authorisation
+// with no end date is a single course: it is current only while it started
+// within the recent-acute period, as an acute issue is; otherwise a one-off
+// course from years ago would stand in the Summary as a drug taken today.
+func currentAuthorisation(e *Entry, ctx ViewContext) bool {
+	if e.Status != StatusActive && e.Status != StatusUnknown {
+		return false
+	}
+	if !e.End.IsZero() {
+		// An end date covers its whole day (or month, or year).
+		return !endOf(e.End).Before(ctx.Now)
+	}
+	if e.Medication != nil && e.Medication.Type == PrescriptionAcute {
+		return within(e.Effective, ctx.Now, ctx.RecentAcute)
+	}
+	return true
+}
+
+// endOf returns the first instant after the period d names.
+func endOf(d Date) time.Time {
+	switch d.P {
+	case PrecisionYear:
+		return d.T.AddDate(1, 0, 0)
+	case PrecisionMonth:
+		return d.T.AddDate(0, 1, 0)
+	case PrecisionDay:
+		return d.T.AddDate(0, 0, 1)
+	}
+	return d.T
 }
 
 func within(d Date, now time.Time, period time.Duration) bool {
@@ -125,5 +159,37 @@ func Tag(r *Record, ctx ViewContext) {
 				e.Views = append(e.Views, rule.View)
 			}
 		}
+	}
+	supersedeNoKnownAllergy(r)
+}
+
+// supersedeNoKnownAllergy takes a coded "no known allergies" out of the
+// Summary when the record also holds an allergy the Summary shows: the two
+// contradict each other, and the allergy is what a clinician must not miss.
+// A "no known allergies" then stands in no view, so it is not shown.
+func supersedeNoKnownAllergy(r *Record) {
+	allergic := false
+	for i := range r.Entries {
+		e := &r.Entries[i]
+		if e.Kind == KindAllergy && (e.Allergy == nil || e.Allergy.Category != AllergyNoKnown) && e.InView(ViewSummary) {
+			allergic = true
+			break
+		}
+	}
+	if !allergic {
+		return
+	}
+	for i := range r.Entries {
+		e := &r.Entries[i]
+		if e.Kind != KindAllergy || e.Allergy == nil || e.Allergy.Category != AllergyNoKnown {
+			continue
+		}
+		kept := e.Views[:0]
+		for _, v := range e.Views {
+			if v != ViewSummary {
+				kept = append(kept, v)
+			}
+		}
+		e.Views = kept
 	}
 }
