@@ -138,6 +138,11 @@ func (ro Role) Start(_ context.Context, r *Request) Decision {
 		if !clinical {
 			return reject(RuleRole, ro.notClinical(p))
 		}
+		if contains(ro.AdminUsers, p.UserID) {
+			// Separation of duties: whoever can change who may see what
+			// sees no clinical data, whatever role the token selects.
+			return reject(RuleRole, accessDenied("administrator accounts see no clinical data"))
+		}
 		return proceed // recipient rule decides next
 	case OpAuditSearch, OpAuditExport:
 		if !contains(ro.AuditorRoles, p.RoleCode) {
@@ -164,6 +169,9 @@ func (ro Role) Start(_ context.Context, r *Request) Decision {
 func (ro Role) CanSee(_ context.Context, r *Request, _ *record.Record) Decision {
 	if r.Principal == nil || !IsPatientOperation(r.Operation) || !contains(ro.ClinicalRoles, r.Principal.RoleCode) {
 		return reject(RuleRole, accessDenied("patient records need a clinical role"))
+	}
+	if contains(ro.AdminUsers, r.Principal.UserID) {
+		return reject(RuleRole, accessDenied("administrator accounts see no clinical data"))
 	}
 	return proceed
 }

@@ -112,7 +112,7 @@ func (s *Server) auditQuery(ctx context.Context, r *consent.Request, p url.Value
 		q.Limit = n
 	}
 	if v := p.Get("_page"); v != "" {
-		if q.AfterSeq, err = s.readCursor64(v, p); err != nil {
+		if q.AfterSeq, err = s.readCursor64(v, cursorScope("/fhir/AuditEvent", r.Principal), p); err != nil {
 			return q, err
 		}
 	}
@@ -160,7 +160,7 @@ func (s *Server) searchAudit(c echo.Context) error {
 	links := []fhir.Link{{Relation: "self", URL: s.Base + "/AuditEvent?" + p.Encode()}}
 	if more {
 		v := withoutPage(p)
-		v.Set("_page", s.cursor64(found[len(found)-1].Seq, withoutPage(p)))
+		v.Set("_page", s.cursor64(found[len(found)-1].Seq, cursorScope("/fhir/AuditEvent", r.Principal), withoutPage(p)))
 		links = append(links, fhir.Link{Relation: "next", URL: s.Base + "/AuditEvent?" + v.Encode()})
 	}
 	r.Released = map[string]int{"AuditEvent": len(entries)}

@@ -77,7 +77,7 @@ func (s *Server) search(c echo.Context) error {
 			return s.refuse(c, r, "request", err)
 		}
 	}
-	q, err := s.parseQuery(typ, p, extra)
+	q, err := s.parseQuery(typ, p, extra, cursorScope(c.Request().URL.Path, r.Principal))
 	if err != nil {
 		return s.refuse(c, r, "request", err)
 	}
@@ -215,8 +215,11 @@ func (s *Server) operation(c echo.Context) error {
 		return done(err)
 	}
 	p := c.QueryParams()
-	extra := map[string]bool{"view": true}
-	q, err := s.parseQuery("Patient", p, extra)
+	extra := map[string]bool{}
+	if op == "$mig-view" {
+		extra["view"] = true
+	}
+	q, err := s.parseQuery("Patient", p, extra, cursorScope(c.Request().URL.Path, r.Principal))
 	if err != nil {
 		return s.refuse(c, r, "request", err)
 	}
@@ -274,14 +277,15 @@ func (s *Server) respondBundle(c echo.Context, r *consent.Request, p url.Values,
 	if withheld {
 		entries = append(entries, fhir.BundleEntry{Resource: fhir.WithheldWarning(), Mode: "outcome"})
 	}
-	links := s.pageLinks(c, p, from, q.count, total)
+	links := s.pageLinks(c, r, p, from, q.count, total)
 	body := fhir.SearchSet(total, links, entries)
 	r.Released = counts
 	return s.release(c, r, http.StatusOK, contentType, body)
 }
 
 // pageLinks builds self, next and previous links for a page.
-func (s *Server) pageLinks(c echo.Context, p url.Values, from, count, total int) []fhir.Link {
+func (s *Server) pageLinks(c echo.Context, r *consent.Request, p url.Values, from, count, total int) []fhir.Link {
+	scope := cursorScope(c.Request().URL.Path, r.Principal)
 	path := strings.TrimPrefix(c.Request().URL.Path, "/fhir")
 	path = strings.TrimSuffix(path, "/_search")
 	link := func(off int) string {
@@ -297,7 +301,7 @@ func (s *Server) pageLinks(c echo.Context, p url.Values, from, count, total int)
 			v[k] = vs
 		}
 		if off > 0 {
-			v.Set("_page", s.cursor(off, withoutPage(p)))
+			v.Set("_page", s.cursor(off, scope, withoutPage(p)))
 		}
 		u := s.Base + path
 		if enc := v.Encode(); enc != "" {

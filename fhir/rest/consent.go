@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,6 +24,10 @@ func (s *Server) recordConsent(c echo.Context) error {
 	r := s.newRequest(c, consent.OpConsentRecord, "Consent")
 	if _, err := s.start(c, r); err != nil {
 		return done(err)
+	}
+	if !jsonContent(c.Request().Header.Get("Content-Type")) {
+		return s.refuse(c, r, "request", &mig.Error{Code: mig.EINVALID, Issue: mig.IssueBadRequest,
+			Message: "a Consent must be sent as application/fhir+json"})
 	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
@@ -90,17 +95,40 @@ func (s *Server) recordConsent(c echo.Context) error {
 	return c.Blob(http.StatusCreated, contentType, out)
 }
 
-// emergencyPermitted reports whether the agreement that allowed the
-// request lets the requester's organisation use emergency access.
+// jsonContent reports whether a request Content-Type is FHIR JSON (or
+// plain JSON), whatever its parameters.
+func jsonContent(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	switch strings.ToLower(strings.TrimSpace(mt)) {
+	case "application/fhir+json", "application/json", "application/json+fhir":
+		return true
+	}
+	return false
+}
+
+// emergencyPermitted reports whether an agreement that allowed the request
+// (any agreement the agreement rule found covering it, as the view-consent
+// rule asks at read time) lets the requester's organisation use emergency
+// access.
 func (s *Server) emergencyPermitted(c echo.Context, r *consent.Request) (bool, error) {
-	if r.AgreementID == "" {
-		return false, nil
+	list := r.Agreements
+	if len(list) == 0 {
+		if r.AgreementID == "" {
+			return false, nil
+		}
+		a, err := s.Agreements.Get(c.Request().Context(), r.AgreementID)
+		if err != nil {
+			return false, err
+		}
+		list = []*consent.Agreement{a}
 	}
-	a, err := s.Agreements.Get(c.Request().Context(), r.AgreementID)
-	if err != nil {
-		return false, err
+	now := s.now()
+	for _, a := range list {
+		if a.InForce(now) && contains(a.EmergencyAccess, r.Principal.OrgODS) {
+			return true, nil
+		}
 	}
-	return contains(a.EmergencyAccess, r.Principal.OrgODS), nil
+	return false, nil
 }
 
 // otherSearch serves searches of the gateway's own types.
@@ -214,9 +242,12 @@ func (s *Server) searchContracts(c echo.Context, id string) error {
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
 	org := r.Principal.OrgODS
+	now := s.now()
 	var entries []fhir.BundleEntry
 	for _, a := range list {
-		if a.Status != consent.AgreementActive || !(contains(a.Recipients, org) || contains(a.Providers, org)) {
+		// In force only: an agreement not yet started or already expired
+		// gives no access, and is not shown as if it did.
+		if !a.InForce(now) || !(contains(a.Recipients, org) || contains(a.Providers, org)) {
 			continue
 		}
 		if id != "" && a.ID != id {

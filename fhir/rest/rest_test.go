@@ -35,8 +35,9 @@ func TestHTTPStatus(t *testing.T) {
 func TestCursor(t *testing.T) {
 	s := &Server{PageKey: []byte("0123456789abcdef0123456789abcdef")}
 	q := url.Values{"patient": {"abc"}, "_count": {"2"}}
-	c := s.cursor(4, q)
-	if off, err := s.readCursor(c, q); err != nil || off != 4 {
+	const scope = "/fhir/Condition\x00user\x00RX999"
+	c := s.cursor(4, scope, q)
+	if off, err := s.readCursor(c, scope, q); err != nil || off != 4 {
 		t.Fatalf("own cursor: %d, %v", off, err)
 	}
 	raw, _ := base64.RawURLEncoding.DecodeString(c)
@@ -47,18 +48,23 @@ func TestCursor(t *testing.T) {
 	other := url.Values{"patient": {"abc"}, "_count": {"3"}}
 	for name, tc := range map[string]struct {
 		cursor string
+		scope  string
 		q      url.Values
 	}{
-		"offset changed":   {base64.RawURLEncoding.EncodeToString(flipped), q},
-		"trailing bits":    {string(lastBits), q},
-		"other query":      {c, other},
-		"other key":        {(&Server{PageKey: []byte("another key")}).cursor(4, q), q},
-		"not base64":       {"!!!", q},
-		"too short":        {c[:10], q},
-		"empty mac":        {base64.RawURLEncoding.EncodeToString(raw[:8]), q},
-		"offset too large": {s.cursor64(1<<40, q), q},
+		"offset changed":   {base64.RawURLEncoding.EncodeToString(flipped), scope, q},
+		"trailing bits":    {string(lastBits), scope, q},
+		"other query":      {c, scope, other},
+		"other type":       {c, "/fhir/Observation\x00user\x00RX999", q},
+		"other user":       {c, "/fhir/Condition\x00user2\x00RX999", q},
+		"other org":        {c, "/fhir/Condition\x00user\x00NX999", q},
+		"scope in params":  {c, "/fhir/Condition", url.Values{"patient": {"abc"}, "_count": {"2"}, "\x00user\x00RX999": {""}}},
+		"other key":        {(&Server{PageKey: []byte("another key")}).cursor(4, scope, q), scope, q},
+		"not base64":       {"!!!", scope, q},
+		"too short":        {c[:10], scope, q},
+		"empty mac":        {base64.RawURLEncoding.EncodeToString(raw[:8]), scope, q},
+		"offset too large": {s.cursor64(1<<40, scope, q), scope, q},
 	} {
-		if _, err := s.readCursor(tc.cursor, tc.q); mig.ErrorCode(err) != mig.EINVALID {
+		if _, err := s.readCursor(tc.cursor, tc.scope, tc.q); mig.ErrorCode(err) != mig.EINVALID {
 			t.Errorf("%s: accepted (err %v)", name, err)
 		}
 	}

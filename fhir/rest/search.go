@@ -13,6 +13,7 @@ import (
 
 	"mig"
 	"mig/adapters/record"
+	"mig/consent"
 	"mig/fhir"
 )
 
@@ -234,7 +235,8 @@ var commonParams = map[string]bool{"_count": true, "_page": true, "_format": tru
 
 // parseQuery checks every parameter against what typ supports: an unknown
 // parameter is an error (strict handling), not silently ignored.
-func (s *Server) parseQuery(typ string, params url.Values, extra map[string]bool) (*query, error) {
+// scope is what a _page cursor must have been issued for (cursorScope).
+func (s *Server) parseQuery(typ string, params url.Values, extra map[string]bool, scope string) (*query, error) {
 	q := &query{count: s.DefaultCount}
 	supported := map[string]searchParam{}
 	for _, p := range clinicalTypes[typ] {
@@ -242,6 +244,12 @@ func (s *Server) parseQuery(typ string, params url.Values, extra map[string]bool
 	}
 	for name, vals := range params {
 		if commonParams[name] || extra[name] {
+			// These take one value: a second one would be silently
+			// ignored, and a reader of the audit trail could not tell
+			// which patient, page or view was meant.
+			if len(vals) > 1 {
+				return nil, invalidParam("search parameter %q may be given only once", safeParam(name))
+			}
 			continue
 		}
 		p, ok := supported[name]
@@ -261,7 +269,7 @@ func (s *Server) parseQuery(typ string, params url.Values, extra map[string]bool
 		q.count = n
 	}
 	if v := params.Get("_page"); v != "" {
-		off, err := s.readCursor(v, params)
+		off, err := s.readCursor(v, scope, params)
 		if err != nil {
 			return nil, err
 		}
@@ -312,29 +320,41 @@ func safeParam(name string) string {
 	return name
 }
 
-// Paging cursors are opaque and bound to the query they page: the offset
-// and an HMAC over the query without _page. Each page is a full request that
-// goes through access control and audit again.
-func (s *Server) cursor(offset int, params url.Values) string {
-	return s.cursor64(uint64(offset), params)
+// Paging cursors are opaque and bound to the search they page: the offset
+// and an HMAC over the scope (the path, which names the type or the
+// patient's operation, and the user it was issued to) and the query without
+// _page. Each page is a full request that goes through access control and
+// audit again.
+func (s *Server) cursor(offset int, scope string, params url.Values) string {
+	return s.cursor64(uint64(offset), scope, params)
 }
 
-func (s *Server) cursor64(pos uint64, params url.Values) string {
+// cursorScope is what a cursor is bound to besides its parameters: the
+// search's path (POST .../_search and GET page alike) and the requester.
+func cursorScope(path string, p *consent.Principal) string {
+	path = strings.TrimSuffix(path, "/_search")
+	if p == nil {
+		return path
+	}
+	return path + "\x00" + p.UserID + "\x00" + p.OrgODS
+}
+
+func (s *Server) cursor64(pos uint64, scope string, params url.Values) string {
 	b := make([]byte, 8, 20)
 	binary.BigEndian.PutUint64(b, pos)
-	b = append(b, s.cursorMAC(b[:8], params)...)
+	b = append(b, s.cursorMAC(b[:8], scope, params)...)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (s *Server) readCursor(v string, params url.Values) (int, error) {
-	pos, err := s.readCursor64(v, params)
+func (s *Server) readCursor(v, scope string, params url.Values) (int, error) {
+	pos, err := s.readCursor64(v, scope, params)
 	if err != nil || pos > 1<<31 {
 		return 0, invalidParam("_page is not a cursor this server issued for this search")
 	}
 	return int(pos), nil
 }
 
-func (s *Server) readCursor64(v string, params url.Values) (uint64, error) {
+func (s *Server) readCursor64(v, scope string, params url.Values) (uint64, error) {
 	bad := invalidParam("_page is not a cursor this server issued for this search")
 	// Strict: a cursor whose unused trailing bits were changed is not one
 	// this server issued, even though it decodes to the same bytes.
@@ -342,15 +362,16 @@ func (s *Server) readCursor64(v string, params url.Values) (uint64, error) {
 	if err != nil || len(b) != 20 {
 		return 0, bad
 	}
-	if !hmac.Equal(b[8:], s.cursorMAC(b[:8], withoutPage(params))) {
+	if !hmac.Equal(b[8:], s.cursorMAC(b[:8], scope, withoutPage(params))) {
 		return 0, bad
 	}
 	return binary.BigEndian.Uint64(b[:8]), nil
 }
 
-func (s *Server) cursorMAC(off []byte, params url.Values) []byte {
+func (s *Server) cursorMAC(off []byte, scope string, params url.Values) []byte {
 	m := hmac.New(sha256.New, s.PageKey)
 	m.Write(off)
+	m.Write([]byte(strconv.Itoa(len(scope)) + ":" + scope + "&"))
 	keys := make([]string, 0, len(params))
 	for k := range params {
 		if k != "_page" {

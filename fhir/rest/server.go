@@ -13,7 +13,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,20 +54,23 @@ type Server struct {
 	Exports      Exporter // optional: asynchronous $export
 	Log          zerolog.Logger
 
-	Base          string        // public URL of the FHIR base, e.g. http://127.0.0.1:8080/fhir
-	Episode       time.Duration // how long a consent to view lasts
-	AuditorWide   []string      // auditor organisations that may search every event
-	PageKey       []byte        // signs paging cursors
-	ViewContext   func(now time.Time) record.ViewContext
-	Now           func() time.Time
-	Version       string
-	Issuer        string // the OIDC issuer, announced at /fhir/.well-known/smart-configuration
-	TokenURL      string // for the CapabilityStatement's security section
-	AuthorizeURL  string
-	DefaultCount  int // default page size (50)
-	MaxCount      int // largest _count accepted (500)
-	MaxBodyBytes  int64
-	WWWAuthHeader func(err error) string // RFC 6750 WWW-Authenticate value for a 401
+	Base         string        // public URL of the FHIR base, e.g. http://127.0.0.1:8080/fhir
+	Episode      time.Duration // how long a consent to view lasts
+	AuditorWide  []string      // auditor organisations that may search every event
+	PageKey      []byte        // signs paging cursors
+	ViewContext  func(now time.Time) record.ViewContext
+	Now          func() time.Time
+	Version      string
+	Issuer       string // the OIDC issuer, announced at /fhir/.well-known/smart-configuration
+	TokenURL     string // for the CapabilityStatement's security section
+	AuthorizeURL string
+	DefaultCount int // default page size (50)
+	MaxCount     int // largest _count accepted (500)
+	MaxBodyBytes int64
+	// TrustedProxies are the reverse proxies (CIDR ranges) whose
+	// X-Forwarded-For is believed for the audit trail's source address.
+	TrustedProxies []*net.IPNet
+	WWWAuthHeader  func(err error) string // RFC 6750 WWW-Authenticate value for a 401
 }
 
 func (s *Server) now() time.Time {
@@ -96,6 +101,19 @@ func (s *Server) Handler() http.Handler {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.echoError
+	// The audit trail records the peer's address: X-Forwarded-For and
+	// X-Real-IP are whatever a client wrote (a spoofed address, or free
+	// text), and would otherwise reach AuditEvents unvetted. Behind a
+	// reverse proxy, X-Forwarded-For is believed only from the configured
+	// proxies (and echo keeps only well-formed addresses from it).
+	e.IPExtractor = echo.ExtractIPDirect()
+	if len(s.TrustedProxies) > 0 {
+		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range s.TrustedProxies {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	}
 	e.Use(s.requestID, s.logRequests, s.negotiate)
 	s.routes(e)
 	return e
@@ -156,7 +174,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			ev = s.Log.Warn()
 		}
 		ev = ev.Str("request_id", c.Get(keyRequestID).(string)).
-			Str("method", c.Request().Method).
+			Str("method", logMethod(c.Request().Method)).
 			Str("route", c.Path()).
 			Int("status", status).
 			Dur("duration", time.Since(start))
@@ -184,6 +202,18 @@ func (s *Server) negotiate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// logMethod returns the request method when it is a standard HTTP method,
+// else "OTHER": a method is any token the client chose, and could carry an
+// NHS number or free text into the log.
+func logMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
 func fmtName(f string) string {
 	if strings.Contains(strings.ToLower(f), "xml") {
 		return "xml"
@@ -193,10 +223,27 @@ func fmtName(f string) string {
 
 func acceptsJSON(accept string) bool {
 	for _, part := range strings.Split(accept, ",") {
-		mt := strings.TrimSpace(strings.SplitN(part, ";", 2)[0])
-		switch strings.ToLower(mt) {
+		mt, params, _ := strings.Cut(part, ";")
+		if refusedByQ(params) {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(mt)) {
 		case "*/*", "application/*", "application/json", "application/fhir+json", "application/json+fhir", "application/x-ndjson", "application/fhir+ndjson", "text/html":
 			return true
+		}
+	}
+	return false
+}
+
+// refusedByQ reports whether media-type parameters carry q=0 ("not
+// acceptable", RFC 9110 section 12.4.2).
+func refusedByQ(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			if q, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && q <= 0 {
+				return true
+			}
 		}
 	}
 	return false
@@ -226,6 +273,12 @@ func (s *Server) echoError(err error, c echo.Context) {
 			me = &mig.Error{Code: mig.EINVALID, Issue: mig.IssueBadRequest, Message: "unsupported request content type"}
 		default:
 			me = &mig.Error{Code: mig.EINVALID, Issue: mig.IssueBadRequest, Message: http.StatusText(he.Code)}
+		}
+		if _, started := c.Get("mig.request").(*consent.Request); !started {
+			// The router refused it (no such endpoint, a method it does not
+			// take): no handler ran, so audit it here like any refusal.
+			s.refuse(c, s.newRequest(c, "", ""), "request", me)
+			return
 		}
 		s.writeError(c, me)
 		return

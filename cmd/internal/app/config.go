@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -26,6 +27,11 @@ type Config struct {
 	DataDir   string `json:"dataDir"`   // bbolt files and keys
 	KeyFile   string `json:"keyFile"`   // 64 random bytes (hex) for resource ids and cursors; default <dataDir>/gateway.key
 	LogLevel  string `json:"logLevel"`  // debug, info, warn, error
+
+	// TrustedProxies are CIDR ranges of reverse proxies in front of the
+	// gateway; only their X-Forwarded-For is believed for the source
+	// address the audit trail records.
+	TrustedProxies []string `json:"trustedProxies"`
 
 	Auth struct {
 		Issuer   string `json:"issuer"`   // OIDC issuer URL (CIS2 or another provider)
@@ -158,6 +164,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.Audience == "" {
 		errs = append(errs, "auth.audience is empty")
+	}
+	for i, p := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil {
+			errs = append(errs, fmt.Sprintf("trustedProxies[%d] is not a CIDR range such as 10.0.0.0/8", i))
+		}
 	}
 	seen := map[string]bool{}
 	for i, p := range c.Practices {

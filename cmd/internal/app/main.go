@@ -231,6 +231,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return vc
 		},
 	}
+	for _, p := range cfg.TrustedProxies {
+		_, n, _ := net.ParseCIDR(p) // checked by Validate
+		srv.TrustedProxies = append(srv.TrustedProxies, n)
+	}
 	if m.IdP != nil {
 		srv.TokenURL = m.IdP.Issuer() + "/token"
 		srv.AuthorizeURL = m.IdP.Issuer() + "/authorize"
