@@ -42,9 +42,14 @@ type ExportStatus struct {
 // organisation is configured as wide.
 func (s *Server) auditQuery(ctx context.Context, r *consent.Request, p url.Values, allowed map[string]bool) (audit.Query, error) {
 	q := audit.Query{Limit: s.DefaultCount}
-	for k := range p {
+	for k, vals := range p {
 		if !allowed[k] {
 			return q, invalidParam("search parameter %q is not supported for AuditEvent; see GET /fhir/metadata", safeParam(k))
+		}
+		if k != "date" { // date takes a lower and an upper bound
+			if err := onlyOnce(k, vals); err != nil {
+				return q, err
+			}
 		}
 	}
 	if !contains(s.AuditorWide, r.Principal.OrgODS) {

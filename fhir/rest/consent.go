@@ -174,9 +174,12 @@ func (s *Server) searchConsents(c echo.Context, id string) error {
 		}
 	} else {
 		p := c.QueryParams()
-		for k := range p {
+		for k, vals := range p {
 			if !commonParams[k] && k != "patient:identifier" {
 				return s.refuse(c, r, "request", invalidParam("search parameter %q is not supported for Consent", safeParam(k)))
+			}
+			if err := onlyOnce(k, vals); err != nil {
+				return s.refuse(c, r, "request", err)
 			}
 		}
 		switch {

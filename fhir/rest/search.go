@@ -244,11 +244,8 @@ func (s *Server) parseQuery(typ string, params url.Values, extra map[string]bool
 	}
 	for name, vals := range params {
 		if commonParams[name] || extra[name] {
-			// These take one value: a second one would be silently
-			// ignored, and a reader of the audit trail could not tell
-			// which patient, page or view was meant.
-			if len(vals) > 1 {
-				return nil, invalidParam("search parameter %q may be given only once", safeParam(name))
+			if err := onlyOnce(name, vals); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -387,4 +384,14 @@ func (s *Server) cursorMAC(off []byte, scope string, params url.Values) []byte {
 		}
 	}
 	return m.Sum(nil)[:12]
+}
+
+// onlyOnce refuses a second value of a parameter that takes one: it would
+// be silently ignored, and a reader of the audit trail could not tell which
+// patient, page or view was meant.
+func onlyOnce(name string, vals []string) error {
+	if len(vals) > 1 {
+		return invalidParam("search parameter %q may be given only once", safeParam(name))
+	}
+	return nil
 }

@@ -603,3 +603,23 @@ func TestTrustedProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedPatientParameters: Consent and AuditEvent searches refuse a
+// second patient, as clinical searches do.
+func TestRepeatedPatientParameters(t *testing.T) {
+	g := startGateway(t, nil)
+	clin := g.token("clin-repeat", "R8000", "RX999")
+	aud := g.auditorToken()
+	a, b := g.ids.Patient(tppConsent), g.ids.Patient(emisConsent)
+	for _, tc := range []struct{ path, token string }{
+		{"/fhir/Consent?patient=" + a + "&patient=" + b, clin},
+		{"/fhir/AuditEvent?patient=" + a + "&patient=" + b, aud},
+		{"/fhir/AuditEvent?_count=5&_count=6", aud},
+	} {
+		g.call(t, want{400, "INVALID_PARAMETER"}, func() *response { return g.do(http.MethodGet, tc.path, tc.token, nil) })
+	}
+	// date takes two bounds.
+	g.call(t, want{status: 200}, func() *response {
+		return g.do(http.MethodGet, "/fhir/AuditEvent?date=ge2026-01-01&date=le2099-01-01", aud, nil)
+	})
+}
