@@ -133,3 +133,34 @@ func TestQuantityUCUM(t *testing.T) {
 		})
 	}
 }
+
+// TestProvisionalProblem: a potential problem is a Condition with
+// verificationStatus provisional, not confirmed.
+func TestProvisionalProblem(t *testing.T) {
+	ids, err := NewIDs(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, provisional := range []bool{false, true} {
+		rec := &record.Record{Patient: record.Patient{NHSNumber: "9990002010"}, Entries: []record.Entry{{
+			ID: "p1", Kind: record.KindProblem, Status: record.StatusActive,
+			Code:    record.Concept{Codings: []record.Coding{{System: record.SystemSNOMED, Code: "195967001"}}},
+			Problem: &record.ProblemInfo{Provisional: provisional},
+		}}}
+		res, err := (&Mapper{IDs: ids}).Map(rec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := MarshalResource(res.Resources[0].Proto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `"confirmed"`
+		if provisional {
+			want = `"provisional"`
+		}
+		if !strings.Contains(string(b), want) {
+			t.Errorf("provisional=%v: verificationStatus is not %s: %s", provisional, want, b)
+		}
+	}
+}

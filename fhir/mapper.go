@@ -341,6 +341,9 @@ func (mp *mapping) condition(e *record.Entry, id string) *condpb.Condition {
 		Asserter:           personRef(e.Author),
 	}
 	problem := e.Kind == record.KindProblem
+	if e.Problem != nil && e.Problem.Provisional {
+		out.VerificationStatus = fixedConcept(systemConditionVer, "provisional", "Provisional")
+	}
 	if problem {
 		out.Category = []*d.CodeableConcept{fixedConcept(systemConditionCategory, "problem-list-item", "Problem List Item")}
 	} else {

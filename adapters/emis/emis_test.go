@@ -520,8 +520,36 @@ func TestEverything(t *testing.T) {
 	if e := find(t, r, "I10-ORPHAN"); e.Medication.Authorisation != "" {
 		t.Errorf("dangling authorisation kept: %q", e.Medication.Authorisation)
 	}
-	if e := find(t, r, "E10-HEALTHADMIN"); e.Kind != record.KindProblem || e.Status != record.StatusUnknown {
-		t.Errorf("health admin problem %+v", e)
+	// ProblemStatus 2 is Health Admin/Health Promotion: not a clinical
+	// problem, so the item is classified by its code (9OX..: not shown).
+	if e := find(t, r, "E10-HEALTHADMIN"); e.Kind != record.KindNone || e.Problem != nil {
+		t.Errorf("health admin entry %+v", e)
+	}
+}
+
+// TestPotentialProblem: ProblemStatus 3 (Potential Problem) is an active
+// problem marked provisional, kept out of the Summary.
+func TestPotentialProblem(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(practiceDir(t), "9990002010.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(string(b), "<ProblemStatus>1</ProblemStatus><Significance>2</Significance>",
+		"<ProblemStatus>3</ProblemStatus><Significance>2</Significance>", 1)
+	if doc == string(b) {
+		t.Fatal("the asthma problem's status was not found to change")
+	}
+	r, err := Parse(strings.NewReader(doc), record.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := find(t, r, "E10-ASTHMA")
+	if e.Kind != record.KindProblem || e.Status != record.StatusActive || e.Problem == nil || !e.Problem.Provisional {
+		t.Fatalf("potential problem %+v", e)
+	}
+	record.Tag(r, record.DefaultViewContext(time.Now()))
+	if e := find(t, r, "E10-ASTHMA"); e.InView(record.ViewSummary) || !e.InView(record.ViewProblems) {
+		t.Errorf("potential problem views %v, want problems only", e.Views)
 	}
 }
 

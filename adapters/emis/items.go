@@ -37,8 +37,12 @@ func (p *parser) coded(n *xmltok.Node, typ string, c ctx) (record.Entry, meta, b
 func problem(e *record.Entry, pr *xmltok.Node) {
 	e.Kind = record.KindProblem
 	e.Status = problemStatus(pr)
+	potential := strings.TrimSpace(txt(pr, "ProblemStatus")) == "3"
+	if potential {
+		e.Status = record.StatusActive
+	}
 	e.End = date(txt(pr, "EndDate"), txt(pr, "EndDatePart"), "")
-	info := &record.ProblemInfo{}
+	info := &record.ProblemInfo{Provisional: potential}
 	switch strings.TrimSpace(txt(pr, "Significance")) {
 	case "1":
 		info.Significance = "major"
@@ -48,8 +52,13 @@ func problem(e *record.Entry, pr *xmltok.Node) {
 	e.Problem = info
 }
 
-// problemStatus: ProblemStatus 1 active, 0 past; 2 (health admin) and 3
-// (potential) have no neutral status.
+// healthAdmin reports ProblemStatus 2, "Health Admin/Health Promotion": an
+// administrative entry, not a clinical problem, so the item is classified
+// by its code like any other.
+func healthAdmin(pr *xmltok.Node) bool { return strings.TrimSpace(txt(pr, "ProblemStatus")) == "2" }
+
+// problemStatus: ProblemStatus 1 active, 0 past; 3 (potential) is active
+// and provisional (see problem); 2 (health admin) is not a problem.
 func problemStatus(pr *xmltok.Node) record.Status {
 	switch strings.TrimSpace(txt(pr, "ProblemStatus")) {
 	case "1":
@@ -65,7 +74,7 @@ func (p *parser) event(n *xmltok.Node, c ctx) {
 	if !ok {
 		return
 	}
-	if pr := n.Child("Problem"); pr != nil {
+	if pr := n.Child("Problem"); pr != nil && !healthAdmin(pr) {
 		problem(&e, pr)
 	} else {
 		switch strings.TrimSpace(txt(n, "EventType")) {
@@ -201,7 +210,7 @@ func (p *parser) referral(n *xmltok.Node, c ctx) {
 	if !ok {
 		return
 	}
-	if pr := n.Child("Problem"); pr != nil {
+	if pr := n.Child("Problem"); pr != nil && !healthAdmin(pr) {
 		problem(&e, pr)
 		p.add(e, m)
 		return

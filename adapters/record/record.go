@@ -153,6 +153,10 @@ type Person struct {
 type ProblemInfo struct {
 	Significance string   // "major", "minor" or ""
 	Links        []string // IDs of entries linked to the problem
+	// Provisional marks a problem the GP system records as potential, not
+	// confirmed (EMIS ProblemStatus 3): shown as provisional, not in the
+	// Summary.
+	Provisional bool
 }
 
 // Prescription types.

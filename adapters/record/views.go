@@ -84,14 +84,14 @@ func kinds(ks ...Kind) func(*Entry, ViewContext) bool {
 	}
 }
 
-// inSummary: active problems, current medication (authorisations neither
+// inSummary: active problems (confirmed, not potential ones), current medication (authorisations neither
 // ended nor discontinued, plus acute issues in the recent-acute period),
 // active allergies (and coded "no known allergies"), and investigations in
 // the recent-tests period.
 func inSummary(e *Entry, ctx ViewContext) bool {
 	switch e.Kind {
 	case KindProblem:
-		return e.Status == StatusActive
+		return e.Status == StatusActive && (e.Problem == nil || !e.Problem.Provisional)
 	case KindMedicationAuthorisation:
 		return currentAuthorisation(e, ctx)
 	case KindMedicationIssue:
