@@ -164,3 +164,52 @@ func TestProvisionalProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleAuthorisationStatus: an authorisation the GP system still calls
+// active after its end date is shown as completed when the mapper has a
+// clock, and as given without one.
+func TestStaleAuthorisationStatus(t *testing.T) {
+	ids, err := NewIDs(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	day := func(y int, m time.Month, d int) record.Date {
+		return record.Date{T: time.Date(y, m, d, 0, 0, 0, 0, time.UTC), P: record.PrecisionDay}
+	}
+	for _, tc := range []struct {
+		name  string
+		end   record.Date
+		clock bool
+		want  string
+	}{
+		{"ended, with a clock", day(2026, 10, 1), true, `"completed"`},
+		{"ends today, with a clock", day(2026, 11, 26), true, `"active"`},
+		{"ended, no clock", day(2026, 10, 1), false, `"active"`},
+		{"no end date", record.Date{}, true, `"active"`},
+	} {
+		rec := &record.Record{Patient: record.Patient{NHSNumber: "9990002010"}, Entries: []record.Entry{{
+			ID: "a1", Kind: record.KindMedicationAuthorisation, Status: record.StatusActive, End: tc.end,
+			Effective:  day(2026, 1, 1),
+			Code:       record.Concept{Codings: []record.Coding{{System: record.SystemSNOMED, Code: "325278007"}}},
+			Medication: &record.MedicationInfo{Type: record.PrescriptionRepeat},
+		}}}
+		m := &Mapper{IDs: ids}
+		if tc.clock {
+			m.Now = func() time.Time { return now }
+		}
+		res, err := m.Map(rec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Resources {
+			b, err := MarshalResource(r.Proto)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), `"status":`+tc.want) {
+				t.Errorf("%s: %s status is not %s: %s", tc.name, r.Type, tc.want, b)
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"strconv"
+	"time"
 
 	"mig"
 	"mig/adapters/record"
@@ -72,6 +73,10 @@ func (r *Result) Find(resourceType, id string) (*Resource, bool) {
 type Mapper struct {
 	IDs  *IDs
 	Base string
+	// Now, when set, lets the mapper show an authorisation whose end date
+	// has passed as completed even if the GP system still calls it active
+	// (a stale status). Nil: statuses are shown as the source gave them.
+	Now func() time.Time
 	// Offline lets a record without an NHS number be mapped (migctl map
 	// over a test-harness extract): its ids are derived from a placeholder
 	// and its Patient carries no NHS number identifier. The gateway never
@@ -113,6 +118,7 @@ func TypesOf(k record.Kind) []string {
 
 // mapping is the state of one Map call.
 type mapping struct {
+	now     time.Time // zero: no clock (statuses as the source gave them)
 	m       *Mapper
 	nhs     string
 	patient *d.Reference
@@ -139,6 +145,9 @@ func (m *Mapper) Map(rec *record.Record, keep func(*record.Entry) bool) (*Result
 	}
 	res := &Result{Withheld: rec.Withheld}
 	mp := &mapping{m: m, nhs: nhs, refs: make(map[string][2]string, len(rec.Entries))}
+	if m.Now != nil {
+		mp.now = m.Now()
+	}
 	pid := m.IDs.Patient(nhs)
 	mp.patient = literalRef("Patient", pid)
 
@@ -413,7 +422,7 @@ func (mp *mapping) medicationStatement(e *record.Entry, id string) *mspb.Medicat
 		return nil
 	}
 	st := c.MedicationStatementStatusCodes_UNKNOWN
-	switch e.Status {
+	switch mp.authorisationStatus(e) {
 	case record.StatusActive:
 		st = c.MedicationStatementStatusCodes_ACTIVE
 	case record.StatusCompleted, record.StatusInactive, record.StatusResolved:
@@ -469,7 +478,7 @@ func (mp *mapping) medicationRequest(e *record.Entry, id string) *mrpb.Medicatio
 	} else {
 		out.Intent = &mrpb.MedicationRequest_IntentCode{Value: c.MedicationRequestIntentCode_PLAN}
 		st := c.MedicationrequestStatusCode_UNKNOWN
-		switch e.Status {
+		switch mp.authorisationStatus(e) {
 		case record.StatusActive:
 			st = c.MedicationrequestStatusCode_ACTIVE
 		case record.StatusCompleted, record.StatusInactive, record.StatusResolved:
@@ -865,4 +874,18 @@ func comparator(s string) *d.Quantity_ComparatorCode {
 		">=": c.QuantityComparatorCode_GREATER_THAN_OR_EQUAL_TO, ">": c.QuantityComparatorCode_GREATER_THAN,
 	}[s]
 	return &d.Quantity_ComparatorCode{Value: v}
+}
+
+// authorisationStatus is an authorisation's status as shown: one the GP
+// system still calls active (or gave no status) but whose end date has
+// passed is completed, so a clinician never sees an ended course as
+// current. Without a clock the source's status stands.
+func (mp *mapping) authorisationStatus(e *record.Entry) record.Status {
+	if mp.now.IsZero() || e.End.IsZero() || (e.Status != record.StatusActive && e.Status != record.StatusUnknown) {
+		return e.Status
+	}
+	if e.End.Until().Before(mp.now) {
+		return record.StatusCompleted
+	}
+	return e.Status
 }

@@ -87,6 +87,20 @@ type Date struct {
 // IsZero reports whether no date was given.
 func (d Date) IsZero() bool { return d.P == PrecisionNone }
 
+// Until returns the first instant after the period d names: an end date
+// covers its whole day, month or year.
+func (d Date) Until() time.Time {
+	switch d.P {
+	case PrecisionYear:
+		return d.T.AddDate(1, 0, 0)
+	case PrecisionMonth:
+		return d.T.AddDate(0, 1, 0)
+	case PrecisionDay:
+		return d.T.AddDate(0, 0, 1)
+	}
+	return d.T
+}
+
 // Code system URIs (REFERENCE.md).
 const (
 	SystemReadV2 = "http://read.info/readv2"

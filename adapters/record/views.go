@@ -117,25 +117,12 @@ func currentAuthorisation(e *Entry, ctx ViewContext) bool {
 	}
 	if !e.End.IsZero() {
 		// An end date covers its whole day (or month, or year).
-		return !endOf(e.End).Before(ctx.Now)
+		return !e.End.Until().Before(ctx.Now)
 	}
 	if e.Medication != nil && e.Medication.Type == PrescriptionAcute {
 		return within(e.Effective, ctx.Now, ctx.RecentAcute)
 	}
 	return true
-}
-
-// endOf returns the first instant after the period d names.
-func endOf(d Date) time.Time {
-	switch d.P {
-	case PrecisionYear:
-		return d.T.AddDate(1, 0, 0)
-	case PrecisionMonth:
-		return d.T.AddDate(0, 1, 0)
-	case PrecisionDay:
-		return d.T.AddDate(0, 0, 1)
-	}
-	return d.T
 }
 
 func within(d Date, now time.Time, period time.Duration) bool {

@@ -228,7 +228,7 @@ func cmdMap(ctx context.Context, args []string, stdout io.Writer) error {
 	// .invalid is reserved (RFC 2606): fullUrls let the Bundle's relative
 	// references resolve without pretending to be a real server.
 	// Offline: reference and test-harness extracts may carry no NHS number.
-	mapper := &fhir.Mapper{IDs: ids, Base: offlineBase, Offline: true}
+	mapper := &fhir.Mapper{IDs: ids, Base: offlineBase, Offline: true, Now: time.Now}
 	res, err := mapper.Map(rec, func(e *record.Entry) bool { return !consent.IsSensitive(sensitive, e) })
 	if err != nil {
 		return err

@@ -206,7 +206,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Verifier:      verifier,
 		Chain:         chain,
 		Records:       reader,
-		Mapper:        &fhir.Mapper{IDs: ids, Base: public + "/fhir"},
+		Mapper:        &fhir.Mapper{IDs: ids, Base: public + "/fhir", Now: time.Now},
 		IDs:           ids,
 		Agreements:    m.agreements,
 		ViewConsents:  m.consents.ViewConsents(),
