@@ -345,6 +345,11 @@ func (p *parser) consultation() error {
 		}
 		head.Children = append(head.Children, n)
 	}
+	if p.restricted(head) {
+		// A confidential consultation: withhold it and everything in it.
+		p.rec.Entries, p.meta = p.rec.Entries[:idx], p.meta[:idx]
+		return nil
+	}
 	m := &p.meta[idx]
 	m.self = identOf(head)
 	m.author = identOf(head.Child("UserID"))

@@ -613,3 +613,53 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// TestConfidentialityPolicy: an item, or a whole consultation, under an
+// EMIS confidentiality policy is withheld, and the record says something
+// was withheld; without a policy nothing is.
+func TestConfidentialityPolicy(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(practiceDir(t), "9990002002.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := Parse(strings.NewReader(string(b)), record.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Withheld {
+		t.Fatal("a record with no policy says something was withheld")
+	}
+	for _, tc := range []struct {
+		name, from, to string
+		gone           []string // entry ids that must be withheld
+	}{
+		{"an event", "<GUID>E2-APPENDIX</GUID>", "<GUID>E2-APPENDIX</GUID><PolicyID>7</PolicyID>", []string{"E2-APPENDIX"}},
+		{"a consultation", "<GUID>C2-CONSULT</GUID>", "<GUID>C2-CONSULT</GUID><PolicyID>3</PolicyID>", []string{"C2-CONSULT", "E2-SYS", "E2-HBA1C", "R2-DIABETOLOGY"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := strings.Replace(string(b), tc.from, tc.to, 1)
+			if doc == string(b) {
+				t.Fatalf("%s not found in the extract", tc.from)
+			}
+			r, err := Parse(strings.NewReader(doc), record.ParseOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Withheld {
+				t.Error("the record does not say something was withheld")
+			}
+			ids := map[string]bool{}
+			for _, e := range r.Entries {
+				ids[e.ID] = true
+			}
+			for _, id := range tc.gone {
+				if ids[id] {
+					t.Errorf("%s is still in the record", id)
+				}
+			}
+			if len(r.Entries) >= len(plain.Entries) {
+				t.Errorf("%d entries, want fewer than %d", len(r.Entries), len(plain.Entries))
+			}
+		})
+	}
+}

@@ -70,6 +70,9 @@ func problemStatus(pr *xmltok.Node) record.Status {
 }
 
 func (p *parser) event(n *xmltok.Node, c ctx) {
+	if p.restricted(n) {
+		return
+	}
 	e, m, ok := p.coded(n, "Event", c)
 	if !ok {
 		return
@@ -185,6 +188,9 @@ func comparator(op string) (string, bool) {
 
 // investigation is a report: its own code, and its results in EventList.
 func (p *parser) investigation(n *xmltok.Node, c ctx) {
+	if p.restricted(n) {
+		return
+	}
 	parent := -1
 	if code := concept(n.Child("Code")); !code.IsZero() {
 		m := meta{self: identOf(n), author: identOf(n.Child("AuthorID")), encounter: c.encounter}
@@ -206,6 +212,9 @@ func (p *parser) investigation(n *xmltok.Node, c ctx) {
 }
 
 func (p *parser) referral(n *xmltok.Node, c ctx) {
+	if p.restricted(n) {
+		return
+	}
 	e, m, ok := p.coded(n, "Referral", c)
 	if !ok {
 		return
@@ -229,6 +238,9 @@ func (p *parser) referral(n *xmltok.Node, c ctx) {
 }
 
 func (p *parser) allergy(n *xmltok.Node, c ctx) {
+	if p.restricted(n) {
+		return
+	}
 	e, m, ok := p.coded(n, "Allergy", c)
 	if !ok {
 		return
@@ -247,6 +259,9 @@ func (p *parser) allergy(n *xmltok.Node, c ctx) {
 }
 
 func (p *parser) alert(n *xmltok.Node, c ctx) {
+	if p.restricted(n) {
+		return
+	}
 	e, m, ok := p.coded(n, "Alert", c)
 	if !ok {
 		return
@@ -259,6 +274,9 @@ func (p *parser) alert(n *xmltok.Node, c ctx) {
 // medication reads a course (MedicationList, a consultation's Medication)
 // or, with issue set, one issue (IssueList).
 func (p *parser) medication(n *xmltok.Node, c ctx, issue bool) {
+	if p.restricted(n) {
+		return
+	}
 	code := concept(n.Find("Drug", "PreparationID"))
 	if code.IsZero() {
 		return // mixtures and uncoded drugs: nothing national to show
@@ -337,4 +355,19 @@ func count(s string) int {
 		return 0
 	}
 	return n
+}
+
+// restricted reports whether an item is under an EMIS confidentiality
+// policy (PolicyID: "who can view this record", a list of the practice's
+// own users). A clinician outside the practice is never on that list, so
+// the item is withheld and the record says that something was, as GP2GP's
+// NOPAT items are.
+func (p *parser) restricted(n *xmltok.Node) bool {
+	for _, name := range []string{"PolicyID", "PolicyId"} {
+		if v := strings.TrimSpace(txt(n, name)); v != "" && v != "0" {
+			p.rec.Withheld = true
+			return true
+		}
+	}
+	return false
 }
