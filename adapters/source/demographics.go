@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -65,10 +64,10 @@ func (p *PatientJSON) Patient(practice string) (*record.Patient, error) {
 		return nil, err
 	}
 	if out.BirthDate, err = ParseDate(p.BirthDate); err != nil {
-		return nil, fmt.Errorf("birthDate: %w", err)
+		return nil, fieldError("birthDate", err)
 	}
 	if out.DeceasedDate, err = ParseDate(p.DeceasedDate); err != nil {
-		return nil, fmt.Errorf("deceasedDate: %w", err)
+		return nil, fieldError("deceasedDate", err)
 	}
 	return out, nil
 }
@@ -112,4 +111,10 @@ func ParseDate(s string) (record.Date, error) {
 		}
 	}
 	return record.Date{}, mig.Errorf(mig.EINVALID, "not a FHIR date or dateTime")
+}
+
+// fieldError names the registration field a date error came from, keeping
+// the gateway's error code and content-free message.
+func fieldError(field string, err error) error {
+	return &mig.Error{Code: mig.ErrorCode(err), Message: field + ": " + mig.ErrorMessage(err), Err: err}
 }
