@@ -24,7 +24,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil || v < 0 {
-		return mig.Errorf(mig.EINVALID, "duration: not a valid duration")
+		return mig.Errorf(mig.EINVALID, "bad duration %q: use a positive duration such as \"30s\" or \"8h\"", s)
 	}
 	*d = Duration(v)
 	return nil
