@@ -25,8 +25,9 @@ import (
 // drug codes) are source-specific and left out of the comparison, and so
 // are three things the GP systems record differently by nature: when an
 // item was entered (recordedDate), the consultation's type, and the code of
-// a blood pressure reading itself (a battery code, its two parts' codes, or
-// none: the FHIR bp profile's LOINC code and its components are compared).
+// a blood pressure reading itself (a battery code or none: the FHIR bp
+// profile's LOINC code is compared). A blood pressure component is compared
+// by its LOINC code, the SNOMED codes of its half and its value.
 //
 // The records are read the way the gateway reads them, through a Reader
 // over directory sources, so demographics come from each practice's
@@ -151,7 +152,7 @@ func summarise(t *testing.T, b []byte, views []record.View) string {
 		for _, c := range cs {
 			cm := c.(map[string]any)
 			q, _ := cm["valueQuantity"].(map[string]any)
-			add("component", fmt.Sprintf("%s:%v %v", codes(cm["code"]), q["value"], q["code"]))
+			add("component", fmt.Sprintf("%s:%v %v", loincSnomed(cm["code"]), q["value"], q["code"]))
 		}
 	}
 	if d, ok := m["dosage"].([]any); ok && len(d) > 0 {
@@ -212,6 +213,23 @@ func snomed(v any) string {
 	for _, c := range asList(cc["coding"]) {
 		cm := c.(map[string]any)
 		if cm["system"] == record.SystemSNOMED {
+			out = append(out, str(cm["code"]))
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+// loincSnomed lists the LOINC and SNOMED codes of a CodeableConcept,
+// sorted: a blood pressure component's LOINC code and the SNOMED
+// translation of the half's code as entered (Read v2 or CTV3, which are
+// source-specific).
+func loincSnomed(v any) string {
+	cc, _ := v.(map[string]any)
+	var out []string
+	for _, c := range asList(cc["coding"]) {
+		cm := c.(map[string]any)
+		if cm["system"] == record.SystemLOINC || cm["system"] == record.SystemSNOMED {
 			out = append(out, str(cm["code"]))
 		}
 	}

@@ -9,40 +9,85 @@ import (
 	"mig/adapters/record"
 )
 
-// TestBloodPressureCode checks the code of a blood pressure Observation:
-// the codes naming the reading as a whole (as entered first), then the
-// profile's LOINC panel code, and never the code of one of its halves,
-// which would say the reading is its systolic (or diastolic) part.
+// TestBloodPressureCode checks the codes of a blood pressure Observation:
+// the code of the reading as a whole (as entered first, userSelected), then
+// the profile's LOINC panel code; on each component the LOINC code of the
+// half first, then the half's own codes as the GP system recorded them (as
+// entered first, userSelected, with their terms as display).
 func TestBloodPressureCode(t *testing.T) {
-	rv2 := func(code string) record.Coding { return record.Coding{System: record.SystemReadV2, Code: code} }
-	ctv3 := func(code string) record.Coding { return record.Coding{System: record.SystemCTV3, Code: code} }
+	rv2 := func(code, term string) record.Coding {
+		return record.Coding{System: record.SystemReadV2, Code: code, Term: record.NewTerm(term)}
+	}
+	ctv3 := func(code, term string) record.Coding {
+		return record.Coding{System: record.SystemCTV3, Code: code, Term: record.NewTerm(term)}
+	}
 	sct := func(code string) record.Coding { return record.Coding{System: record.SystemSNOMED, Code: code} }
 	local := record.Coding{System: record.SystemEMISLocal, Code: "LOC1"}
+	panel := record.SystemLOINC + "|85354-9|Blood pressure panel with all children optional"
+	sys, dia := record.SystemLOINC+"|8480-6", record.SystemLOINC+"|8462-4"
 	tests := []struct {
-		name  string
-		codes []record.Coding
-		want  []string // system|code, in order; userSelected on the first
+		name               string
+		code, sysCd, diaCd []record.Coding
+		want               []string // system|code[|display], in order; userSelected on the first non-LOINC
+		wantSys, wantDia   []string
 	}{
-		{"GP2GP battery code", []record.Coding{rv2("246..00"), sct("163020007")},
-			[]string{record.SystemReadV2 + "|246..00", record.SystemSNOMED + "|163020007", record.SystemLOINC + "|85354-9"}},
-		{"EMIS paired halves", []record.Coding{rv2("2469."), sct("72313002"), rv2("246A."), sct("1091811000000102")},
-			[]string{record.SystemLOINC + "|85354-9"}},
-		{"TPP header with halves", []record.Coding{ctv3("246.."), ctv3("XaJ2E"), ctv3("XaJ2F")},
-			[]string{record.SystemCTV3 + "|246..", record.SystemLOINC + "|85354-9"}},
-		{"halves then a battery code", []record.Coding{rv2("2469."), rv2("246A."), rv2("246.."), sct("75367002")},
-			[]string{record.SystemReadV2 + "|246..", record.SystemSNOMED + "|75367002", record.SystemLOINC + "|85354-9"}},
-		{"translation of a half stays out", []record.Coding{rv2("246.."), rv2("2469."), sct("999999999")},
-			[]string{record.SystemReadV2 + "|246..", record.SystemLOINC + "|85354-9"}},
-		{"local code before the battery code", []record.Coding{local, rv2("246..")},
-			[]string{record.SystemReadV2 + "|246..", record.SystemLOINC + "|85354-9"}},
-		{"no code", nil, []string{record.SystemLOINC + "|85354-9"}},
+		{"GP2GP battery code and halves",
+			[]record.Coding{rv2("246..00", "O/E - blood pressure reading"), sct("163020007")},
+			[]record.Coding{rv2("2469.00", "O/E - Systolic BP reading"), sct("72313002")},
+			[]record.Coding{rv2("246A.00", "O/E - Diastolic BP reading"), sct("1091811000000102")},
+			[]string{record.SystemReadV2 + "|246..00|O/E - blood pressure reading", record.SystemSNOMED + "|163020007", panel},
+			[]string{sys + "|Systolic blood pressure", record.SystemReadV2 + "|2469.00|O/E - Systolic BP reading", record.SystemSNOMED + "|72313002"},
+			[]string{dia + "|Diastolic blood pressure", record.SystemReadV2 + "|246A.00|O/E - Diastolic BP reading", record.SystemSNOMED + "|1091811000000102"}},
+		{"EMIS sitting halves, no code for the whole", nil,
+			[]record.Coding{rv2("246Q.", "Sitting systolic blood pressure"), sct("407554009")},
+			[]record.Coding{rv2("246R.", "Sitting diastolic blood pressure"), sct("407555005")},
+			[]string{panel},
+			[]string{sys + "|Systolic blood pressure", record.SystemReadV2 + "|246Q.|Sitting systolic blood pressure", record.SystemSNOMED + "|407554009"},
+			[]string{dia + "|Diastolic blood pressure", record.SystemReadV2 + "|246R.|Sitting diastolic blood pressure", record.SystemSNOMED + "|407555005"}},
+		{"TPP header, standing halves",
+			[]record.Coding{ctv3("246..", "O/E - blood pressure reading")},
+			[]record.Coding{ctv3("XaIwj", "Standing systolic blood pressure")},
+			[]record.Coding{ctv3("XaIwk", "Standing diastolic blood pressure")},
+			[]string{record.SystemCTV3 + "|246..|O/E - blood pressure reading", panel},
+			[]string{sys + "|Systolic blood pressure", record.SystemCTV3 + "|XaIwj|Standing systolic blood pressure"},
+			[]string{dia + "|Diastolic blood pressure", record.SystemCTV3 + "|XaIwk|Standing diastolic blood pressure"}},
+		{"local code beside the battery code", []record.Coding{local, rv2("246..", "")}, nil, nil,
+			[]string{record.SystemEMISLocal + "|LOC1", record.SystemReadV2 + "|246..", panel},
+			[]string{sys + "|Systolic blood pressure"}, []string{dia + "|Diastolic blood pressure"}},
+		{"no code", nil, nil, nil, []string{panel},
+			[]string{sys + "|Systolic blood pressure"}, []string{dia + "|Diastolic blood pressure"}},
+	}
+	type coding struct {
+		System, Code, Display string
+		UserSelected          bool
+	}
+	check := func(t *testing.T, what string, cs []coding, want []string) {
+		t.Helper()
+		var got []string
+		sawSource := false
+		for _, c := range cs {
+			s := c.System + "|" + c.Code
+			if c.Display != "" {
+				s += "|" + c.Display
+			}
+			got = append(got, s)
+			first := c.System != record.SystemLOINC && !sawSource
+			sawSource = sawSource || c.System != record.SystemLOINC
+			if c.UserSelected != first {
+				t.Errorf("%s: coding %s userSelected = %v", what, c.Code, c.UserSelected)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s = %v, want %v", what, got, want)
+		}
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			at := record.Date{T: time.Date(2026, 9, 15, 9, 35, 0, 0, time.UTC), P: record.PrecisionMinute}
 			rec := &record.Record{Patient: record.Patient{NHSNumber: "9990001006"}, Entries: []record.Entry{{
-				ID: "bp", Kind: record.KindBloodPressure, Code: record.Concept{Codings: tc.codes}, Effective: at,
+				ID: "bp", Kind: record.KindBloodPressure, Code: record.Concept{Codings: tc.code}, Effective: at,
 				Systolic: &record.Quantity{Value: "142", Unit: "mm[Hg]"}, Diastolic: &record.Quantity{Value: "88", Unit: "mm[Hg]"},
+				SystolicCode: record.Concept{Codings: tc.sysCd}, DiastolicCode: record.Concept{Codings: tc.diaCd},
 			}}}
 			res, bodies := mapAll(t, testMapper(t), tagged(rec), nil)
 			if len(res.Resources) != 1 {
@@ -50,33 +95,23 @@ func TestBloodPressureCode(t *testing.T) {
 			}
 			validate(t, "blood pressure", bodies[1])
 			var obs struct {
-				Code struct {
-					Coding []struct {
-						System, Code string
-						UserSelected bool
-					}
-				}
+				Code      struct{ Coding []coding }
 				Component []struct {
-					Code struct {
-						Coding []struct{ System, Code string }
-					}
+					Code          struct{ Coding []coding }
+					ValueQuantity struct{ Value float64 }
 				}
 			}
 			if err := json.Unmarshal(bodies[1], &obs); err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for i, c := range obs.Code.Coding {
-				got = append(got, c.System+"|"+c.Code)
-				if c.UserSelected != (i == 0 && c.System != record.SystemLOINC) {
-					t.Errorf("coding %d (%s) userSelected = %v", i, c.Code, c.UserSelected)
-				}
+			check(t, "code", obs.Code.Coding, tc.want)
+			if len(obs.Component) != 2 {
+				t.Fatalf("components = %+v, want systolic then diastolic", obs.Component)
 			}
-			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
-				t.Errorf("code = %v, want %v", got, tc.want)
-			}
-			if len(obs.Component) != 2 || obs.Component[0].Code.Coding[0].Code != loincSystolic || obs.Component[1].Code.Coding[0].Code != loincDiastolic {
-				t.Errorf("components = %+v, want systolic then diastolic", obs.Component)
+			check(t, "systolic component", obs.Component[0].Code.Coding, tc.wantSys)
+			check(t, "diastolic component", obs.Component[1].Code.Coding, tc.wantDia)
+			if obs.Component[0].ValueQuantity.Value != 142 || obs.Component[1].ValueQuantity.Value != 88 {
+				t.Errorf("component values %+v", obs.Component)
 			}
 		})
 	}

@@ -106,8 +106,10 @@ func fixture() *record.Record {
 		Effective: minute(2026, 9, 15, 10, 30), End: minute(2026, 9, 15, 10, 45), Author: author, Organisation: "A99901"})
 	add(record.Entry{ID: "SRC-bp", Kind: record.KindBloodPressure, Code: read("246..", "O/E - blood pressure reading", "75367002", "Blood pressure"),
 		Effective: minute(2026, 9, 15, 10, 35), Systolic: &record.Quantity{Value: "142", Unit: "mm[Hg]"}, Diastolic: &record.Quantity{Value: "88", Unit: "mm[Hg]"},
-		Encounter: "SRC-cons", Author: author})
-	add(record.Entry{ID: "SRC-bp-half", Kind: record.KindBloodPressure, Code: read("2469.", "O/E - Systolic BP reading", "72313002", "Systolic arterial pressure"),
+		SystolicCode:  read("246Q.", "Sitting systolic blood pressure", "407554009", "Sitting systolic blood pressure"),
+		DiastolicCode: read("246R.", "Sitting diastolic blood pressure", "407555005", "Sitting diastolic blood pressure"),
+		Encounter:     "SRC-cons", Author: author})
+	add(record.Entry{ID: "SRC-bp-half", Kind: record.KindBloodPressure, SystolicCode: read("2469.", "O/E - Systolic BP reading", "72313002", "Systolic arterial pressure"),
 		Effective: record.Date{T: time.Date(2026, 8, 1, 8, 15, 42, 0, time.UTC), P: record.PrecisionSecond}, Systolic: &record.Quantity{Value: "150", Unit: "mm[Hg]"}})
 	add(record.Entry{ID: "SRC-hba1c", Kind: record.KindInvestigation, Code: read("42W5.", "Haemoglobin A1c level - IFCC standardised", "999791000000106", "HbA1c level"),
 		Effective: day(2026, 9, 15), Value: &record.Quantity{Value: "58", Unit: "mmol/mol"},

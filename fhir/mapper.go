@@ -606,7 +606,9 @@ func mmHg(q *record.Quantity) *d.Quantity {
 }
 
 func (mp *mapping) bloodPressure(e *record.Entry, id string) *obspb.Observation {
-	code := &d.CodeableConcept{Coding: append(codings(bpPanelCode(e.Code)),
+	// The code of the reading as a whole, as the GP system recorded it (the
+	// adapters keep the halves' codes apart), then the profile's LOINC code.
+	code := &d.CodeableConcept{Coding: append(codings(e.Code),
 		coding(record.SystemLOINC, loincBPPanel, "Blood pressure panel with all children optional"))}
 	out := &obspb.Observation{
 		Id:       &d.Id{Value: id},
@@ -628,39 +630,21 @@ func (mp *mapping) bloodPressure(e *record.Entry, id string) *obspb.Observation 
 	for _, part := range []struct {
 		code, display string
 		q             *record.Quantity
-	}{{loincSystolic, "Systolic blood pressure", e.Systolic}, {loincDiastolic, "Diastolic blood pressure", e.Diastolic}} {
-		comp := &obspb.Observation_Component{Code: fixedConcept(record.SystemLOINC, part.code, part.display)}
+		source        record.Concept
+	}{{loincSystolic, "Systolic blood pressure", e.Systolic, e.SystolicCode},
+		{loincDiastolic, "Diastolic blood pressure", e.Diastolic, e.DiastolicCode}} {
+		// The profile's LOINC code first, then the half's codes as the GP
+		// system recorded them (sitting, standing, lying...): as entered,
+		// userSelected, then translations.
+		cc := fixedConcept(record.SystemLOINC, part.code, part.display)
+		cc.Coding = append(cc.Coding, codings(part.source)...)
+		comp := &obspb.Observation_Component{Code: cc}
 		if q := mmHg(part.q); q != nil {
 			comp.Value = &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_Quantity{Quantity: q}}
 		} else {
 			comp.DataAbsentReason = dataAbsent()
 		}
 		out.Component = append(out.Component, comp)
-	}
-	return out
-}
-
-// bpPanelCode keeps the codings of a blood pressure entry's code that name
-// the reading as a whole (Read v2 246.., SNOMED 163020007 and the like) with
-// the translations that follow them. An adapter that paired two halves may
-// have given the entry their codes ("systolic", "diastolic"): in the one
-// CodeableConcept of the panel they would say the reading is its systolic
-// part, and the diastolic one besides, so they are left out; the LOINC
-// components say which value is which.
-func bpPanelCode(rc record.Concept) record.Concept {
-	var out record.Concept
-	keep := false
-	for _, cd := range rc.Codings {
-		if part := record.BloodPressurePart(record.Concept{Codings: []record.Coding{cd}}); part != "" {
-			keep = part == "bp"
-		} else if cd.System == record.SystemReadV2 || cd.System == record.SystemCTV3 {
-			// A code as entered that is no blood pressure code starts a
-			// group of its own, which is not the panel's.
-			keep = false
-		}
-		if keep {
-			out.Codings = append(out.Codings, cd)
-		}
 	}
 	return out
 }

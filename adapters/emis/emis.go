@@ -22,7 +22,9 @@
 //     (record.Classifier). Numeric values keep operator, units and range;
 //     Abnormal=1 is the interpretation "A". Systolic and diastolic readings of
 //     one GroupID, or of the same date and time in the same consultation,
-//     pair into one KindBloodPressure entry.
+//     pair into one KindBloodPressure entry, each half's code kept as its
+//     SystolicCode or DiastolicCode (EMIS codes no whole reading: Code is
+//     zero).
 //   - ConsultationList: each consultation is a KindEncounter entry; the items
 //     in its ElementList are read like their top-level kin and carry its id
 //     in Entry.Encounter.

@@ -70,6 +70,9 @@ func dump(r *record.Record, withDosage bool) []byte {
 			"systolic": e.Systolic, "diastolic": e.Diastolic, "parent": e.Parent, "members": e.Members,
 			"encounter": e.Encounter, "organisation": e.Organisation,
 		}
+		if e.Kind == record.KindBloodPressure {
+			m["systolicCode"], m["diastolicCode"] = concept(e.SystolicCode), concept(e.DiastolicCode)
+		}
 		if e.Author != nil {
 			m["author"] = map[string]any{"id": e.Author.ID, "name": name(e.Author.Name), "role": concept(e.Author.Role)}
 		}
@@ -250,7 +253,8 @@ func TestStory(t *testing.T) {
 	}
 	bp := bps[0]
 	if bp.Systolic == nil || bp.Systolic.Value != "142" || bp.Diastolic == nil || bp.Diastolic.Value != "88" ||
-		bp.Systolic.Unit != "mm[Hg]" || bp.Encounter != "C2-CONSULT" || record.BloodPressurePart(bp.Code) != "systolic" {
+		bp.Systolic.Unit != "mm[Hg]" || bp.Encounter != "C2-CONSULT" || !bp.Code.IsZero() ||
+		codeOf(bp.SystolicCode) != "2469.|72313002" || codeOf(bp.DiastolicCode) != "246A.|1091811000000102" {
 		t.Errorf("blood pressure %+v", bp)
 	}
 	hb := find(t, r, "E2-HBA1C")
@@ -490,10 +494,12 @@ func TestEverything(t *testing.T) {
 	if e := find(t, r, "A10-PAST"); e.Status != record.StatusInactive || e.Allergy.Substance.IsZero() {
 		t.Errorf("past allergy %+v", e)
 	}
-	if e := find(t, r, "E10-SYS-2"); e.Systolic.Value != "125" || e.Diastolic.Value != "80" {
+	if e := find(t, r, "E10-SYS-2"); e.Systolic.Value != "125" || e.Diastolic.Value != "80" || !e.Code.IsZero() ||
+		codeOf(e.SystolicCode) != "246N." || codeOf(e.DiastolicCode) != "246P." {
 		t.Errorf("standing BP %+v", e)
 	}
-	if e := find(t, r, "E10-SYS-ONLY"); e.Systolic.Unit != "mm[Hg]" || e.Diastolic != nil {
+	if e := find(t, r, "E10-SYS-ONLY"); e.Systolic.Unit != "mm[Hg]" || e.Diastolic != nil || !e.Code.IsZero() ||
+		codeOf(e.SystolicCode) != "2469." || !e.DiastolicCode.IsZero() {
 		t.Errorf("unpaired systolic %+v", e)
 	}
 	if e := find(t, r, "INV10-FBC"); strings.Join(e.Members, ",") != "E10-HB,E10-WCC" || e.Encounter != "C10-MONTHONLY" {
@@ -662,4 +668,13 @@ func TestConfidentialityPolicy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// codeOf lists a concept's codes, "|"-separated, in order.
+func codeOf(c record.Concept) string {
+	var out []string
+	for _, cd := range c.Codings {
+		out = append(out, cd.Code)
+	}
+	return strings.Join(out, "|")
 }

@@ -107,7 +107,9 @@ func (p *parser) place(id ident) string {
 
 // pairBloodPressure merges each diastolic reading into the systolic reading
 // of the same group (GroupID, or date and time) into one KindBloodPressure
-// entry, and returns the merged-away entries' indices mapped to the kept ones.
+// entry, moves each half's code to SystolicCode or DiastolicCode (EMIS has
+// no code for the whole reading, so Code is left zero), and returns the
+// merged-away entries' indices mapped to the kept ones.
 func (p *parser) pairBloodPressure() map[int]int {
 	type group struct{ sys, dia []int }
 	groups := map[string]*group{}
@@ -137,9 +139,9 @@ func (p *parser) pairBloodPressure() map[int]int {
 			switch {
 			case n < len(g.sys) && n < len(g.dia):
 				s, d := g.sys[n], g.dia[n]
-				entries[s].Systolic = p.meta[s].bpValue
-				entries[s].Diastolic = p.meta[d].bpValue
-				entries[s].Code.Codings = append(entries[s].Code.Codings, entries[d].Code.Codings...)
+				entries[s].Systolic, entries[s].SystolicCode = p.meta[s].bpValue, entries[s].Code
+				entries[s].Diastolic, entries[s].DiastolicCode = p.meta[d].bpValue, entries[d].Code
+				entries[s].Code = record.Concept{} // EMIS codes only the halves
 				if entries[s].Interpretation.IsZero() {
 					entries[s].Interpretation = entries[d].Interpretation
 				}
@@ -147,9 +149,11 @@ func (p *parser) pairBloodPressure() map[int]int {
 				p.meta[d].drop = true
 				alias[d] = s
 			case n < len(g.sys):
-				entries[g.sys[n]].Systolic = p.meta[g.sys[n]].bpValue
+				e := &entries[g.sys[n]]
+				e.Systolic, e.SystolicCode, e.Code = p.meta[g.sys[n]].bpValue, e.Code, record.Concept{}
 			default:
-				entries[g.dia[n]].Diastolic = p.meta[g.dia[n]].bpValue
+				e := &entries[g.dia[n]]
+				e.Diastolic, e.DiastolicCode, e.Code = p.meta[g.dia[n]].bpValue, e.Code, record.Concept{}
 			}
 		}
 	}

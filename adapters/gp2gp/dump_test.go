@@ -34,6 +34,8 @@ type dEntry struct {
 	RangeLow, RangeHigh      *dQuantity `json:",omitempty"`
 	Interpretation           []dCoding  `json:",omitempty"`
 	Systolic, Diastolic      *dQuantity `json:",omitempty"`
+	SystolicCode             []dCoding  `json:",omitempty"`
+	DiastolicCode            []dCoding  `json:",omitempty"`
 	Parent                   string     `json:",omitempty"`
 	Members                  []string   `json:",omitempty"`
 	Significance             string     `json:",omitempty"`
@@ -98,6 +100,7 @@ func dump(t testing.TB, r *record.Record, withDosage bool) []byte {
 		de := dEntry{ID: e.ID, Kind: e.Kind.String(), Status: e.Status.String(), Code: dCodings(e.Code),
 			Effective: dDate(e.Effective), End: dDate(e.End), Recorded: dDate(e.Recorded), Value: dQ(e.Value),
 			Interpretation: dCodings(e.Interpretation), Systolic: dQ(e.Systolic), Diastolic: dQ(e.Diastolic),
+			SystolicCode: dCodings(e.SystolicCode), DiastolicCode: dCodings(e.DiastolicCode),
 			Parent: e.Parent, Members: e.Members, Encounter: e.Encounter, Organisation: e.Organisation}
 		if e.Range != nil {
 			de.RangeLow, de.RangeHigh = dQ(e.Range.Low), dQ(e.Range.High)

@@ -237,7 +237,9 @@ func TestEquivalenceStory(t *testing.T) {
 	}
 	bp := byCode(r, "163020007")
 	if len(bp) != 1 || bp[0].Kind != record.KindBloodPressure || bp[0].Effective != day("202609151035") ||
-		bp[0].Systolic.Value != "142" || bp[0].Diastolic.Value != "88" || bp[0].Systolic.Unit != "mm[Hg]" || bp[0].Encounter != encs[0].ID {
+		bp[0].Systolic.Value != "142" || bp[0].Diastolic.Value != "88" || bp[0].Systolic.Unit != "mm[Hg]" || bp[0].Encounter != encs[0].ID ||
+		!hasCode(bp[0].SystolicCode, record.SystemReadV2, "2469.") || !hasCode(bp[0].SystolicCode, record.SystemSNOMED, "72313002") ||
+		!hasCode(bp[0].DiastolicCode, record.SystemReadV2, "246A.") || !hasCode(bp[0].DiastolicCode, record.SystemSNOMED, "1091811000000102") {
 		t.Errorf("blood pressure %+v", bp)
 	}
 	hb := one(t, r, "999791000000106", record.KindInvestigation)
@@ -306,9 +308,11 @@ func TestEveryKind(t *testing.T) {
 	if len(bps) != 3 {
 		t.Fatalf("%d BP readings, want 3", len(bps))
 	}
-	loose := bps[2] // the sitting pair recorded as two loose statements
+	loose := bps[2] // the sitting pair recorded as two loose statements: no code of its own, none invented
 	if loose.Systolic == nil || loose.Diastolic == nil || loose.Systolic.Value != "131" || loose.Diastolic.Value != "79" ||
-		record.BloodPressurePart(loose.Code) != "bp" {
+		!loose.Code.IsZero() || len(loose.SystolicCode.Codings) != 2 || len(loose.DiastolicCode.Codings) != 2 ||
+		!hasCode(loose.SystolicCode, record.SystemReadV2, "246Q.") || !hasCode(loose.SystolicCode, record.SystemSNOMED, "407554009") ||
+		!hasCode(loose.DiastolicCode, record.SystemReadV2, "246R.") || !hasCode(loose.DiastolicCode, record.SystemSNOMED, "407555005") {
 		t.Errorf("paired reading %+v", loose)
 	}
 	htn := one(t, r, "59621000", record.KindProblem)

@@ -53,7 +53,7 @@ func (p *parser) resolve() {
 			continue
 		}
 		pe := &ents[pi]
-		pe.Code = ents[ni].Code
+		pe.Code = namedCode(&ents[ni])
 		if p.absorbable[named] {
 			drop[ni] = true
 			p.alias[named] = pe.ID
@@ -147,4 +147,17 @@ func filterIDs(ids []string, kept map[string]bool, self string) []string {
 		return nil
 	}
 	return out
+}
+
+// namedCode is the code a problem takes from the entry it names. A blood
+// pressure half recorded alone keeps its code apart from Code (which is for
+// the whole reading): the problem is named by the half's code.
+func namedCode(e *record.Entry) record.Concept {
+	if e.Kind == record.KindBloodPressure && e.Code.IsZero() {
+		if !e.SystolicCode.IsZero() {
+			return e.SystolicCode
+		}
+		return e.DiastolicCode
+	}
+	return e.Code
 }

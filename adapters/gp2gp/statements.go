@@ -270,13 +270,18 @@ func readBase(c record.Concept) string {
 	return ""
 }
 
-// bpPart moves a systolic or diastolic value into its place.
+// bpPart moves a systolic or diastolic value, and the half's code, into
+// their places: Code is left for a code of the whole reading.
 func bpPart(e record.Entry) record.Entry {
-	if e.Value != nil {
-		switch record.BloodPressurePart(e.Code) {
-		case "systolic":
+	switch record.BloodPressurePart(e.Code) {
+	case "systolic":
+		e.SystolicCode, e.Code = e.Code, record.Concept{}
+		if e.Value != nil {
 			e.Systolic, e.Value = mmHg(e.Value), nil
-		case "diastolic":
+		}
+	case "diastolic":
+		e.DiastolicCode, e.Code = e.Code, record.Concept{}
+		if e.Value != nil {
 			e.Diastolic, e.Value = mmHg(e.Value), nil
 		}
 	}
@@ -285,16 +290,6 @@ func bpPart(e record.Entry) record.Entry {
 
 func mmHg(q *record.Quantity) *record.Quantity {
 	return &record.Quantity{Value: q.Value, Unit: "mm[Hg]", Comparator: q.Comparator}
-}
-
-// bpCode is the code given to a reading paired from loose parts, or from a
-// compound not itself coded as a blood pressure: Read v2 246.. and SNOMED
-// CT 163020007 (O/E - blood pressure reading).
-func bpCode() record.Concept {
-	return record.Concept{Codings: []record.Coding{
-		{System: record.SystemReadV2, Code: "246.."},
-		{System: record.SystemSNOMED, Code: "163020007"},
-	}}
 }
 
 // pairLoose pairs systolic and diastolic parts recorded at the same time
@@ -311,13 +306,16 @@ func (p *parser) pairLoose(c *compCtx) {
 			if used[di] || d.Diastolic == nil || d.Systolic != nil || d.Effective != s.Effective {
 				continue
 			}
-			s.Diastolic = d.Diastolic
-			s.Code = bpCode()
+			// The pair has no code of its own in the extract, and none is
+			// invented: the FHIR bp profile's LOINC code names the reading,
+			// and each half keeps the code the GP system recorded.
+			s.Diastolic, s.DiastolicCode = d.Diastolic, d.DiastolicCode
+			s.Code = record.Concept{}
 			used[si], used[di] = true, true
 			p.alias[d.ID] = s.ID
 			d.ID = "" // removed in resolve
 			d.Kind = record.KindNone
-			d.Code = record.Concept{}
+			d.Code, d.DiastolicCode = record.Concept{}, record.Concept{}
 			break
 		}
 	}
@@ -388,7 +386,7 @@ func (p *parser) bloodPressure(n *xmltok.Node, c *compCtx, code record.Concept, 
 	e.Kind = record.KindBloodPressure
 	e.Code = code
 	if record.BloodPressurePart(code) != "bp" {
-		e.Code = bpCode()
+		e.Code = record.Concept{} // not a code for the reading: none is invented
 	}
 	e.Parent = sc.parent
 	ids := []string{e.ID}
@@ -398,7 +396,8 @@ func (p *parser) bloodPressure(n *xmltok.Node, c *compCtx, code record.Concept, 
 			rest = append(rest, s)
 			continue
 		}
-		part := record.BloodPressurePart(concept(s.Child("code")))
+		partCode := concept(s.Child("code"))
+		part := record.BloodPressurePart(partCode)
 		v := s.Child("value")
 		var q *record.Quantity
 		if v != nil && xsiType(v) == "PQ" {
@@ -406,9 +405,9 @@ func (p *parser) bloodPressure(n *xmltok.Node, c *compCtx, code record.Concept, 
 		}
 		switch {
 		case part == "systolic" && e.Systolic == nil && q != nil:
-			e.Systolic = mmHg(q)
+			e.Systolic, e.SystolicCode = mmHg(q), partCode
 		case part == "diastolic" && e.Diastolic == nil && q != nil:
-			e.Diastolic = mmHg(q)
+			e.Diastolic, e.DiastolicCode = mmHg(q), partCode
 		default:
 			rest = append(rest, s)
 			continue

@@ -2,6 +2,7 @@ package record
 
 import (
 	"errors"
+	"time"
 
 	"mig"
 	"mig/adapters/xmltok"
@@ -14,6 +15,17 @@ type ParseOptions struct {
 	// NHSNumber, when set, is the NHS number the extract was asked for: an
 	// extract about anyone else fails safe with IDENTITY_MISMATCH.
 	NHSNumber string
+	// Now is the clock a status judged against the present (an end date
+	// still to come means current) is read from; nil means time.Now.
+	Now func() time.Time
+}
+
+// Clock returns opt.Now, or time.Now when it is nil.
+func (opt ParseOptions) Clock() func() time.Time {
+	if opt.Now != nil {
+		return opt.Now
+	}
+	return time.Now
 }
 
 // MalformedError turns an error from xmltok into the gateway error adapters

@@ -228,6 +228,12 @@ type Entry struct {
 	Interpretation Concept // coded abnormal flag (H, L, ...), if any
 
 	Systolic, Diastolic *Quantity // KindBloodPressure only, in mm[Hg]
+	// SystolicCode and DiastolicCode (KindBloodPressure only) are the codes
+	// the GP system recorded for each half of the reading, as entered then
+	// translations (they say, for one, whether it was taken sitting,
+	// standing or lying); zero when the source gave none. Code holds only a
+	// code of the whole reading.
+	SystolicCode, DiastolicCode Concept
 
 	Parent  string   // ID of the battery or report this result belongs to
 	Members []string // IDs of a battery's or report's results

@@ -57,6 +57,8 @@ type dEntry struct {
 	Interpretation []dCoding           `json:"interpretation,omitempty"`
 	Systolic       *record.Quantity    `json:"systolic,omitempty"`
 	Diastolic      *record.Quantity    `json:"diastolic,omitempty"`
+	SystolicCode   []dCoding           `json:"systolicCode,omitempty"`
+	DiastolicCode  []dCoding           `json:"diastolicCode,omitempty"`
 	Parent         string              `json:"parent,omitempty"`
 	Members        []string            `json:"members,omitempty"`
 	Problem        *record.ProblemInfo `json:"problem,omitempty"`
@@ -153,7 +155,8 @@ func dump(rec *record.Record, withDosage bool) []byte {
 		d := dEntry{ID: e.ID, Kind: e.Kind.String(), Code: dumpConcept(e.Code), Status: e.Status.String(),
 			Effective: dumpDate(e.Effective), End: dumpDate(e.End), Recorded: dumpDate(e.Recorded),
 			Value: e.Value, Range: e.Range, Interpretation: dumpConcept(e.Interpretation),
-			Systolic: e.Systolic, Diastolic: e.Diastolic, Parent: e.Parent, Members: e.Members,
+			Systolic: e.Systolic, Diastolic: e.Diastolic, SystolicCode: dumpConcept(e.SystolicCode),
+			DiastolicCode: dumpConcept(e.DiastolicCode), Parent: e.Parent, Members: e.Members,
 			Problem: e.Problem, Encounter: e.Encounter, Organisation: e.Organisation}
 		if m := e.Medication; m != nil {
 			d.Medication = &dMedication{QuantityValue: m.QuantityValue, Type: m.Type, Authorisation: m.Authorisation,

@@ -107,12 +107,13 @@ func TestBloodPressure(t *testing.T) {
 			}
 			return q.Value + q.Unit
 		}
-		got = append(got, fmt.Sprintf("%s %v %s %s/%s", e.ID, e.Kind, codes(e.Code), q(e.Systolic), q(e.Diastolic)))
+		got = append(got, fmt.Sprintf("%s %v %s %s/%s %s/%s", e.ID, e.Kind, codes(e.Code), q(e.Systolic), q(e.Diastolic),
+			codes(e.SystolicCode), codes(e.DiastolicCode)))
 	}
 	want := []string{
-		"E.1 blood-pressure read.info/ctv3|246..|t 150mm[Hg]/84mm[Hg]",
-		"E.4 blood-pressure  138kPa/95mm[Hg]",
-		"E.6 blood-pressure  120mm[Hg]/-",
+		"E.1 blood-pressure read.info/ctv3|246..|t 150mm[Hg]/84mm[Hg] read.info/ctv3|2469.|t/read.info/ctv3|XaJ2F|t",
+		"E.4 blood-pressure  138kPa/95mm[Hg] read.info/ctv3|XaJ2E|t/read.info/ctv3|246A.|t",
+		"E.6 blood-pressure  120mm[Hg]/- read.info/ctv3|XaIwj|t/",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

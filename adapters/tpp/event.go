@@ -268,7 +268,8 @@ func (p *parser) clinicalCode(ev *evCtx, n *xmltok.Node, id string) error {
 // bloodPressure pairs a systolic or diastolic reading with the event's
 // first blood pressure entry still missing that half, or starts one:
 // readings in one event share its time. The entry takes the ID of its
-// first half; its code is the event's blood pressure header code, if any.
+// first half; its code is the event's blood pressure header code, if any,
+// and each half's code is kept as SystolicCode or DiastolicCode.
 func (p *parser) bloodPressure(ev *evCtx, e record.Entry, links []string) {
 	systolic := record.BloodPressurePart(e.Code) == "systolic"
 	var q *record.Quantity
@@ -292,9 +293,9 @@ func (p *parser) bloodPressure(ev *evCtx, e record.Entry, links []string) {
 	s := &ev.bps[slot]
 	bp := &p.rec.Entries[s.entry]
 	if systolic {
-		s.sys, bp.Systolic = true, q
+		s.sys, bp.Systolic, bp.SystolicCode = true, q, e.Code
 	} else {
-		s.dia, bp.Diastolic = true, q
+		s.dia, bp.Diastolic, bp.DiastolicCode = true, q, e.Code
 	}
 	p.link(s.entry, links)
 }

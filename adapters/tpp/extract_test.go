@@ -20,7 +20,7 @@ import (
 func TestGolden(t *testing.T) {
 	for _, nhs := range extracts {
 		t.Run(nhs, func(t *testing.T) {
-			rec, err := Parse(bytes.NewReader(readExtract(t, nhs)), record.ParseOptions{NHSNumber: nhs})
+			rec, err := Parse(bytes.NewReader(readExtract(t, nhs)), opts(nhs))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +54,7 @@ func TestNoFreeText(t *testing.T) {
 		if !bytes.Contains(src, []byte("FREETEXT-")) {
 			t.Errorf("%s: extract carries no FREETEXT- marker", nhs)
 		}
-		rec, err := Parse(bytes.NewReader(src), record.ParseOptions{NHSNumber: nhs})
+		rec, err := Parse(bytes.NewReader(src), opts(nhs))
 		if err != nil {
 			t.Fatal(nhs, err)
 		}
@@ -64,7 +64,7 @@ func TestNoFreeText(t *testing.T) {
 		}
 	}
 	// The dosage exception is the one place free text may stay.
-	rec, err := Parse(bytes.NewReader(readExtract(t, "9990003017")), record.ParseOptions{})
+	rec, err := Parse(bytes.NewReader(readExtract(t, "9990003017")), opts(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestNoFreeText(t *testing.T) {
 // TestEquivalenceStory checks 9990003009 against the story in
 // ARCHITECTURE.md by SNOMED code, independently of the golden file.
 func TestEquivalenceStory(t *testing.T) {
-	rec, err := Parse(bytes.NewReader(readExtract(t, "9990003009")), record.ParseOptions{NHSNumber: "9990003009"})
+	rec, err := Parse(bytes.NewReader(readExtract(t, "9990003009")), opts("9990003009"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestSharingConsentCodes(t *testing.T) {
 	tests := map[string]string{"9990003009": "9Nd7.", "9990003017": "9Nd7.", "9990003025": "", "9990003033": "9Nd1.",
 		"9990003041": "9Nd7.", "9990003068": "9Nd7."}
 	for nhs, want := range tests {
-		rec, err := Parse(bytes.NewReader(readExtract(t, nhs)), record.ParseOptions{NHSNumber: nhs})
+		rec, err := Parse(bytes.NewReader(readExtract(t, nhs)), opts(nhs))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"mig"
-	"mig/adapters/record"
 )
 
 // FuzzParse: any input either parses or fails with a content-free
@@ -20,7 +19,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(doc(event("E", `Method="Telephone"`, cc("CTV3", "2469.", "<Value>1</Value>")+med("325278007", "<RepeatIssue/>")))))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rec, err := Parse(bytes.NewReader(b), record.ParseOptions{})
+		rec, err := Parse(bytes.NewReader(b), opts(""))
 		if err != nil {
 			var me *mig.Error
 			if !errors.As(err, &me) || me.Issue != mig.IssueMalformedExtract || (me.Code != mig.EINVALID && me.Code != mig.ETOOLARGE) {
@@ -40,7 +39,7 @@ func BenchmarkParse(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
-		if _, err := Parse(bytes.NewReader(src), record.ParseOptions{NHSNumber: "9990003041"}); err != nil {
+		if _, err := Parse(bytes.NewReader(src), opts("9990003041")); err != nil {
 			b.Fatal(err)
 		}
 	}

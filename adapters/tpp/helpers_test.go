@@ -15,13 +15,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// testNow is the clock every test runs at, so that status judged against
-// "now" (end dates still to come) is deterministic.
+// testNow is the clock every test parses at (ParseOptions.Now), so that
+// status judged against "now" (end dates still to come) is deterministic.
 var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-func TestMain(m *testing.M) {
-	now = func() time.Time { return testNow }
-	os.Exit(m.Run())
+// opts are the parse options of a test asking for nhs at testNow.
+func opts(nhs string) record.ParseOptions {
+	return record.ParseOptions{NHSNumber: nhs, Now: func() time.Time { return testNow }}
 }
 
 // extracts are the synthetic TPP extracts of practice A99903.
@@ -56,7 +56,7 @@ func doc(events string, more ...string) string {
 
 func parseString(t *testing.T, s string) *record.Record {
 	t.Helper()
-	rec, err := Parse(strings.NewReader(s), record.ParseOptions{NHSNumber: "9990003017"})
+	rec, err := Parse(strings.NewReader(s), opts("9990003017"))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}

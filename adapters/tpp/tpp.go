@@ -27,10 +27,6 @@ import (
 // Format is the adapter name, Record.Format.
 const Format = "tpp"
 
-// now is the clock medication and registration status are judged against
-// (an end date still in the future means current). Tests replace it.
-var now = time.Now
-
 // Parse reads one SystmOne PatientRecord extract. Malformed or over-limit
 // documents give record.MalformedError("tpp", ...); an extract about another
 // patient than opt.NHSNumber (or without an NHS number when one is asked
@@ -51,7 +47,7 @@ func Parse(r io.Reader, opt record.ParseOptions) (rec *record.Record, err error)
 		users:  map[string]*record.Person{},
 		sites:  map[string]string{},
 		evProb: map[string]string{},
-		now:    now(),
+		now:    opt.Clock()(),
 	}
 	if err := p.run(); err != nil {
 		if err == errIdentity {
@@ -79,7 +75,7 @@ type parser struct {
 	opt record.ParseOptions
 	cl  *record.Classifier
 	rec *record.Record
-	now time.Time
+	now time.Time // opt.Now when Parse began: medication and registration status are judged against it
 
 	ods         string // OrganisationID: the practice holding the record
 	sawIdentity bool
