@@ -31,7 +31,7 @@ var clinicalTypes = map[string][]searchParam{
 	"MedicationStatement": {medStatus, codeParam("code"), dateParam("effective")},
 	"MedicationRequest":   {medStatus, intentParam, codeParam("code"), dateParam("authoredon")},
 	"AllergyIntolerance":  {clinicalStatus, codeParam("code"), dateParam("date")},
-	"Observation":         {observationCategory, codeParam("code"), dateParam("date")},
+	"Observation":         {observationCategory, codeParam("code"), componentCodeParam, dateParam("date")},
 	"Procedure":           {codeParam("code"), dateParam("date")},
 	"Immunization":        {codeParam("vaccine-code"), dateParam("date")},
 	"Flag":                {dateParam("date")},
@@ -138,20 +138,41 @@ var requestStatus = searchParam{Name: "status", Type: "token", Doc: "active | co
 func codeParam(name string) searchParam {
 	return searchParam{Name: name, Type: "token", Doc: "[system|]code; Read v2 codes match with or without their term suffix",
 		match: func(e *record.Entry, _, v string) (bool, error) {
-			sys, code := splitToken(v)
-			if code == "" {
-				return false, invalidParam("%s needs a code", name)
-			}
-			for _, cd := range e.Code.Codings {
-				if sys != "" && cd.System != sys {
-					continue
-				}
-				if cd.Code == code || (cd.System == record.SystemReadV2 && record.ReadV2Base(cd.Code) == record.ReadV2Base(code)) {
-					return true, nil
-				}
-			}
-			return false, nil
+			return matchCode(name, v, e.Code)
 		}}
+}
+
+// componentCodeParam finds blood pressure readings by the code of either
+// half (LOINC 8480-6 / 8462-4, or the code the GP system recorded, e.g.
+// Read 246Q. sitting systolic).
+var componentCodeParam = searchParam{Name: "component-code", Type: "token",
+	Doc: "[system|]code of a blood pressure half: LOINC 8480-6 / 8462-4 or the code as recorded",
+	match: func(e *record.Entry, _, v string) (bool, error) {
+		if e.Kind != record.KindBloodPressure {
+			_, err := matchCode("component-code", v, record.Concept{})
+			return false, err
+		}
+		sys := record.Concept{Codings: append(append([]record.Coding{{System: record.SystemLOINC, Code: "8480-6"}}, e.SystolicCode.Codings...),
+			record.Coding{System: record.SystemLOINC, Code: "8462-4"})}
+		sys.Codings = append(sys.Codings, e.DiastolicCode.Codings...)
+		return matchCode("component-code", v, sys)
+	}}
+
+// matchCode reports whether a token search value names a coding of c.
+func matchCode(name, v string, c record.Concept) (bool, error) {
+	sys, code := splitToken(v)
+	if code == "" {
+		return false, invalidParam("%s needs a code", name)
+	}
+	for _, cd := range c.Codings {
+		if sys != "" && cd.System != sys {
+			continue
+		}
+		if cd.Code == code || (cd.System == record.SystemReadV2 && record.ReadV2Base(cd.Code) == record.ReadV2Base(code)) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func dateParam(name string) searchParam {

@@ -429,3 +429,43 @@ func typeNamesForTest() []string {
 	return []string{"Patient", "Condition", "MedicationStatement", "MedicationRequest", "AllergyIntolerance",
 		"Observation", "Procedure", "Immunization", "Flag", "Encounter", "ServiceRequest"}
 }
+
+// TestComponentCodeSearch: blood pressure readings are found by either
+// half's code: LOINC, or the code the GP system recorded (which the reading's
+// own code does not carry).
+func TestComponentCodeSearch(t *testing.T) {
+	g := startGateway(t, nil)
+	tok := g.token("clin-bp", "R8000", "RX999")
+	g.call(t, want{status: 201}, func() *response { return g.recordConsent(tok, emisConsent, consentGiven) })
+	pid := g.ids.Patient(emisConsent)
+	total := func(q string) int {
+		t.Helper()
+		r := g.call(t, want{status: 200}, func() *response { return g.do(http.MethodGet, "/fhir/Observation?patient="+pid+"&"+q, tok, nil) })
+		var b struct {
+			Total int `json:"total"`
+		}
+		if err := json.Unmarshal(r.Body, &b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Total
+	}
+	for _, tc := range []struct {
+		q    string
+		want int
+	}{
+		{"component-code=http://loinc.org|8480-6", 1},
+		{"component-code=2469.", 1},                         // Read v2 systolic, as EMIS recorded it
+		{"component-code=http://read.info/readv2|246A.", 1}, // diastolic
+		{"component-code=http://snomed.info/sct|72313002", 1},
+		{"component-code=42W5.", 0},                       // HbA1c is not a BP half
+		{"code=2469.", 0},                                 // the reading's own code is not a half's
+		{"category=vital-signs&component-code=8462-4", 1}, // combined with another parameter
+	} {
+		if got := total(tc.q); got != tc.want {
+			t.Errorf("%s: total %d, want %d", tc.q, got, tc.want)
+		}
+	}
+	g.call(t, want{400, "INVALID_PARAMETER"}, func() *response {
+		return g.do(http.MethodGet, "/fhir/Observation?patient="+pid+"&component-code=", tok, nil)
+	})
+}
