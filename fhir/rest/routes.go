@@ -13,6 +13,7 @@ import (
 func (s *Server) routes(e *echo.Echo) {
 	e.GET("/fhir/metadata", s.metadata)
 	e.GET("/fhir/.well-known/smart-configuration", s.smartConfiguration)
+	e.GET("/fhir/OperationDefinition/:id", s.operationDefinition)
 	e.GET("/", s.home)
 
 	f := e.Group("/fhir", s.authenticate, s.limitBody)

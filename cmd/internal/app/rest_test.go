@@ -469,3 +469,34 @@ func TestComponentCodeSearch(t *testing.T) {
 		return g.do(http.MethodGet, "/fhir/Observation?patient="+pid+"&component-code=", tok, nil)
 	})
 }
+
+// TestOperationDefinition: the $mig-view definition the CapabilityStatement
+// points at resolves, without a token, to a valid R4 OperationDefinition
+// listing every view.
+func TestOperationDefinition(t *testing.T) {
+	g := startGateway(t, nil)
+	// Public, like metadata: not a request about anyone, so not audited.
+	r := g.do(http.MethodGet, "/fhir/metadata", "", nil)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), g.m.URL+"/fhir/OperationDefinition/mig-view") {
+		t.Fatalf("metadata does not point at the definition")
+	}
+	r = g.do(http.MethodGet, "/fhir/OperationDefinition/mig-view", "", nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("status %d", r.Status)
+	}
+	u, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Unmarshal(r.Body); err != nil {
+		t.Fatalf("not a valid R4 resource: %v\n%s", err, r.Body)
+	}
+	for _, v := range []string{"summary", "problems", "diagnoses", "medication", "risks", "procedures", "investigations", "examination", "events", "demographics"} {
+		if !strings.Contains(string(r.Body), v) {
+			t.Errorf("definition does not list view %s", v)
+		}
+	}
+	if r := g.do(http.MethodGet, "/fhir/OperationDefinition/other", "", nil); r.Status != http.StatusNotFound {
+		t.Errorf("unknown definition: status %d", r.Status)
+	}
+}
