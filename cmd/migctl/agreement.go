@@ -209,30 +209,19 @@ func (b backendFlags) open(change bool) (agreementBackend, error) {
 
 // cmdAgreement manages Information Sharing Agreements.
 func cmdAgreement(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(diag, agreementUsage)
-		if len(args) == 0 {
-			return usagef("give a subcommand: add, list, show, history, suspend, end, activate, import or export")
-		}
-		return flag.ErrHelp
-	}
-	sub, args := args[0], args[1:]
-	switch sub {
-	case "list":
-		return agreementList(ctx, args, stdout)
-	case "show", "history":
-		return agreementShow(ctx, sub, args, stdout)
-	case "add":
-		return agreementAdd(ctx, args, stdout)
-	case "suspend", "end", "activate":
-		return agreementStatus(ctx, sub, args, stdout)
-	case "import":
-		return agreementImport(ctx, args, stdout)
-	case "export":
-		return agreementExport(ctx, args, stdout)
-	}
-	fmt.Fprint(diag, agreementUsage)
-	return usagef("unknown agreement subcommand %q", sub)
+	return dispatch(ctx, "agreement", agreementUsage, args, stdout, []subcommand{
+		{"list", func(ctx context.Context, a []string, w io.Writer) error { return agreementList(ctx, a, w) }},
+		{"show", func(ctx context.Context, a []string, w io.Writer) error { return agreementShow(ctx, "show", a, w) }},
+		{"history", func(ctx context.Context, a []string, w io.Writer) error { return agreementShow(ctx, "history", a, w) }},
+		{"add", agreementAdd},
+		{"suspend", func(ctx context.Context, a []string, w io.Writer) error { return agreementStatus(ctx, "suspend", a, w) }},
+		{"end", func(ctx context.Context, a []string, w io.Writer) error { return agreementStatus(ctx, "end", a, w) }},
+		{"activate", func(ctx context.Context, a []string, w io.Writer) error {
+			return agreementStatus(ctx, "activate", a, w)
+		}},
+		{"import", agreementImport},
+		{"export", agreementExport},
+	})
 }
 
 func agreementFlags(sub string) (*flag.FlagSet, backendFlags) {

@@ -33,26 +33,12 @@ auditor's token (-token or MIG_TOKEN).
 
 // cmdAudit verifies, exports, summarises and archives the audit trail.
 func cmdAudit(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(diag, auditUsage)
-		if len(args) == 0 {
-			return usagef("give a subcommand: verify, export, report or archive")
-		}
-		return flag.ErrHelp
-	}
-	sub, args := args[0], args[1:]
-	switch sub {
-	case "verify":
-		return auditVerify(ctx, args, stdout)
-	case "export":
-		return auditExport(ctx, args, stdout)
-	case "report":
-		return auditReport(ctx, args, stdout)
-	case "archive":
-		return auditArchive(ctx, args, stdout)
-	}
-	fmt.Fprint(diag, auditUsage)
-	return usagef("unknown audit subcommand %q", sub)
+	return dispatch(ctx, "audit", auditUsage, args, stdout, []subcommand{
+		{"verify", auditVerify},
+		{"export", auditExport},
+		{"report", auditReport},
+		{"archive", auditArchive},
+	})
 }
 
 func auditFlags(sub string) *flag.FlagSet {

@@ -105,6 +105,36 @@ func oneLine(err error) string {
 	return s
 }
 
+// subcommand is one verb of a command with verbs (agreement, audit).
+type subcommand struct {
+	name string
+	run  func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+// dispatch runs the subcommand args[0] names, printing the command's usage
+// for help or an unknown verb.
+func dispatch(ctx context.Context, command, usageText string, args []string, stdout io.Writer, subs []subcommand) error {
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = s.name
+	}
+	list := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(diag, usageText)
+		if len(args) == 0 {
+			return usagef("give a subcommand: %s", list)
+		}
+		return flag.ErrHelp
+	}
+	for _, s := range subs {
+		if s.name == args[0] {
+			return s.run(ctx, args[1:], stdout)
+		}
+	}
+	fmt.Fprint(diag, usageText)
+	return usagef("unknown %s subcommand %q", command, args[0])
+}
+
 func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("migctl "+name, flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)

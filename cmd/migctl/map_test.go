@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"mig/internal/testenv"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,29 +32,10 @@ type extract struct {
 	path, format, nhs string
 }
 
-// moduleRoot finds go.mod upwards from the working directory.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = up
-	}
-}
-
 // syntheticExtracts lists our extracts; the folder gives the format.
 func syntheticExtracts(t testing.TB) []extract {
 	t.Helper()
-	root := moduleRoot(t)
+	root := testenv.ModuleRoot(t)
 	var out []extract
 	for _, p := range []struct{ dir, format string }{{"A99901", "gp2gp"}, {"A99902", "emis"}, {"A99903", "tpp"}} {
 		files, err := filepath.Glob(filepath.Join(root, "testdata", p.dir, "*.xml"))
@@ -70,7 +52,7 @@ func syntheticExtracts(t testing.TB) []extract {
 // sampleExtracts lists the reference GP2GP samples, skipping t when absent.
 func sampleExtracts(t testing.TB) []extract {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(moduleRoot(t), "..", "shared", "reference", "gp2gp", "samples", "input", "*.xml"))
+	files, _ := filepath.Glob(filepath.Join(testenv.ModuleRoot(t), "..", "shared", "reference", "gp2gp", "samples", "input", "*.xml"))
 	if len(files) == 0 {
 		t.Skip("reference samples (../shared/reference/gp2gp/samples) absent")
 	}
@@ -769,7 +751,7 @@ func TestMapErrors(t *testing.T) {
 		}
 		return p
 	}
-	good := filepath.Join(moduleRoot(t), "testdata", "A99901", "9990001006.xml")
+	good := filepath.Join(testenv.ModuleRoot(t), "testdata", "A99901", "9990001006.xml")
 	goodDoc, err := os.ReadFile(good)
 	if err != nil {
 		t.Fatal(err)
@@ -820,7 +802,7 @@ func TestMapErrors(t *testing.T) {
 // largest reference sample, PWTP4.xml: parse, map (Tag and Map with a fixed
 // key), encode (every resource and the collection Bundle), and all three.
 func BenchmarkPipelineLargestSample(b *testing.B) {
-	path := filepath.Join(moduleRoot(b), "..", "shared", "reference", "gp2gp", "samples", "input", "PWTP4.xml")
+	path := filepath.Join(testenv.ModuleRoot(b), "..", "shared", "reference", "gp2gp", "samples", "input", "PWTP4.xml")
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		b.Skip("reference sample PWTP4.xml absent")
