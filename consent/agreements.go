@@ -248,6 +248,27 @@ func (a *Agreement) InForce(now time.Time) bool {
 	return a.ValidTo.IsZero() || now.Before(a.ValidTo)
 }
 
+// RecipientAgreementsOf returns the agreements in force naming the
+// requester's organisation as recipient, reading the store once per
+// request: the result is kept on r.RecipientAgreements.
+func RecipientAgreementsOf(ctx context.Context, store AgreementStore, r *Request) ([]*Agreement, error) {
+	if r.RecipientAgreements != nil {
+		return r.RecipientAgreements, nil
+	}
+	if r.Principal == nil {
+		return nil, nil
+	}
+	active, err := ActiveFor(ctx, store, r.Principal.OrgODS, requestTime(r))
+	if err != nil {
+		return nil, err
+	}
+	if active == nil {
+		active = []*Agreement{}
+	}
+	r.RecipientAgreements = active
+	return active, nil
+}
+
 // ActiveFor returns the agreements in force at now that name org as a
 // recipient.
 func ActiveFor(ctx context.Context, store AgreementStore, org string, now time.Time) ([]*Agreement, error) {

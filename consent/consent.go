@@ -103,13 +103,17 @@ type Request struct {
 	// Agreements are the agreements the agreement rule found covering this
 	// request, for the later rules and the per-entry filter. They live and
 	// die with the request: no state outside it.
-	Agreements  []*Agreement
-	Share       ShareStatus
-	ViewConsent *ViewConsent // the consent to view that allowed the request, if any
-	Emergency   bool
-	Withheld    bool           // something was withheld from the response
-	Released    map[string]int // resource type -> count released
-	Decision    Decision       // final
+	Agreements []*Agreement
+	// RecipientAgreements are the agreements in force naming the
+	// requester's organisation as recipient (RecipientAgreementsOf), read
+	// once per request and shared by the rules and patient resolution.
+	RecipientAgreements []*Agreement
+	Share               ShareStatus
+	ViewConsent         *ViewConsent // the consent to view that allowed the request, if any
+	Emergency           bool
+	Withheld            bool           // something was withheld from the response
+	Released            map[string]int // resource type -> count released
+	Decision            Decision       // final
 }
 
 // Service is one link of the chain.

@@ -216,7 +216,7 @@ func (rc Recipient) Start(ctx context.Context, r *Request) Decision {
 	if r.Principal == nil || r.Principal.OrgODS == "" {
 		return reject(RuleRecipient, noOrgConsent("the requesting organisation is not in any active sharing agreement"))
 	}
-	active, err := ActiveFor(ctx, rc.Agreements, r.Principal.OrgODS, requestTime(r))
+	active, err := RecipientAgreementsOf(ctx, rc.Agreements, r)
 	if err != nil {
 		return reject(RuleRecipient, unavailable("agreement store", err))
 	}
@@ -276,7 +276,7 @@ func (ar *AgreementRule) CanSee(ctx context.Context, r *Request, rec *record.Rec
 	if practice == "" {
 		return reject(RuleAgreement, PatientNotFound())
 	}
-	active, err := ActiveFor(ctx, ar.state.store, r.Principal.OrgODS, requestTime(r))
+	active, err := RecipientAgreementsOf(ctx, ar.state.store, r)
 	if err != nil {
 		return reject(RuleAgreement, unavailable("agreement store", err))
 	}

@@ -110,7 +110,7 @@ func (s *Server) patientData(c echo.Context, r *consent.Request, nhs string) (*p
 		return nil, s.refuseOnce(c, r, "patient-resolution", err)
 	}
 	r.Practice = practice
-	visible, err := s.practiceVisible(ctx, r.Principal.OrgODS, practice)
+	visible, err := s.practiceVisible(ctx, r, practice)
 	if err != nil {
 		return nil, s.refuseOnce(c, r, "patient-resolution", err)
 	}
@@ -148,19 +148,16 @@ func (s *Server) patientData(c echo.Context, r *consent.Request, nhs string) (*p
 	return &patientView{rec: rec, Result: res}, nil
 }
 
-// practiceVisible reports whether an active, in-date agreement names org as
-// recipient and practice as provider.
-func (s *Server) practiceVisible(ctx context.Context, org, practice string) (bool, error) {
-	list, err := s.Agreements.List(ctx)
+// practiceVisible reports whether an agreement in force names the
+// requester's organisation as recipient and practice as provider: the
+// agreements the recipient rule already read for this request.
+func (s *Server) practiceVisible(ctx context.Context, r *consent.Request, practice string) (bool, error) {
+	active, err := consent.RecipientAgreementsOf(ctx, s.Agreements, r)
 	if err != nil {
 		return false, &mig.Error{Code: mig.EUNAVAILABLE, Message: "agreements cannot be read", Err: err}
 	}
-	now := s.now()
-	for _, a := range list {
-		if a.Status != consent.AgreementActive || now.Before(a.ValidFrom) || (!a.ValidTo.IsZero() && !now.Before(a.ValidTo)) {
-			continue
-		}
-		if contains(a.Recipients, org) && contains(a.Providers, practice) {
+	for _, a := range active {
+		if contains(a.Providers, practice) {
 			return true, nil
 		}
 	}
