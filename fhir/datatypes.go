@@ -210,13 +210,7 @@ func quantity(q *record.Quantity) *d.Quantity {
 		return nil
 	}
 	out := &d.Quantity{Value: &d.Decimal{Value: q.Value}}
-	if q.Unit != "" {
-		out.Unit = fstr(q.Unit)
-		if ucumUnits[q.Unit] {
-			out.System = furi(SystemUCUM)
-			out.Code = fcode(q.Unit)
-		}
-	}
+	out.Unit, out.System, out.Code = unit(q.Unit)
 	if comparators[q.Comparator] {
 		out.Comparator = comparator(q.Comparator)
 	}
@@ -228,14 +222,20 @@ func simpleQuantity(q *record.Quantity) *d.SimpleQuantity {
 		return nil
 	}
 	out := &d.SimpleQuantity{Value: &d.Decimal{Value: q.Value}}
-	if q.Unit != "" {
-		out.Unit = fstr(q.Unit)
-		if ucumUnits[q.Unit] {
-			out.System = furi(SystemUCUM)
-			out.Code = fcode(q.Unit)
-		}
-	}
+	out.Unit, out.System, out.Code = unit(q.Unit)
 	return out
+}
+
+// unit gives a quantity's unit text and, when the unit is valid UCUM as
+// written, its UCUM system and code; nothing is guessed for other units.
+func unit(u string) (*d.String, *d.Uri, *d.Code) {
+	if u == "" {
+		return nil, nil, nil
+	}
+	if ucumUnits[u] {
+		return fstr(u), furi(SystemUCUM), fcode(u)
+	}
+	return fstr(u), nil, nil
 }
 
 // dataAbsent is a concept that says the value is not known.
