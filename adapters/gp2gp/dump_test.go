@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mig/internal/testenv"
 	"os"
 	"path/filepath"
@@ -179,10 +178,4 @@ func parseFile(t testing.TB, path string, opt record.ParseOptions) *record.Recor
 		t.Fatalf("%s: %v", filepath.Base(path), err)
 	}
 	return r
-}
-
-func jsonEncoder(w io.Writer) *json.Encoder {
-	e := json.NewEncoder(w)
-	e.SetEscapeHTML(false)
-	return e
 }

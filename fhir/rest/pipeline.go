@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -233,19 +232,3 @@ func canonicalQuery(c echo.Context) string {
 	}
 	return b.String()
 }
-
-// released counts what a response releases, by resource type.
-func released(entries []resultEntry) map[string]int {
-	m := map[string]int{}
-	for _, e := range entries {
-		m[e.Type]++
-	}
-	return m
-}
-
-type resultEntry struct {
-	Type, ID string
-	Body     []byte
-}
-
-func (s *Server) episodeEnd(start time.Time) time.Time { return start.Add(s.Episode) }
