@@ -10,7 +10,43 @@ type Classifier struct {
 	// Risks is the configured risks-and-warnings code set, keyed by
 	// CodeKey(system, code). Nil means DefaultRisks().
 	Risks CodeSet
+	// Hierarchy, when a deployment loads a SNOMED CT release, classifies
+	// SNOMED-only codes by the sub-hierarchy table (snomed_rules.go).
+	Hierarchy Hierarchy
 }
+
+// Hierarchy answers SNOMED CT subsumption from a loaded release.
+type Hierarchy interface {
+	// IsA reports whether concept is ancestor or one of its descendants
+	// (active IS-A relationships, transitively).
+	IsA(concept, ancestor string) bool
+}
+
+// Rule names why an entry is not shown (Entry.NotShown): a dataset rule, a
+// structural reason, or RuleUnclassifiable. Rules are fixed words, never
+// text from an extract.
+type Rule string
+
+const (
+	RuleNone Rule = ""
+	// RuleUnclassifiable: no national code, or a code no rule we hold
+	// decides (a SNOMED-only code without a loaded release, say). Responses
+	// say "some coded items could not be shown here".
+	RuleUnclassifiable Rule = "unclassifiable"
+	RuleDrugCode       Rule = "drug-code"            // Read a-z: medication only through its structure
+	RuleHistory        Rule = "history-symptoms"     // Read chapter 1, SNOMED situations and symptoms
+	RuleExamination    Rule = "examination-finding"  // Read chapter 2 other than blood pressure
+	RulePrevention     Rule = "preventive-procedure" // Read chapter 6 other than 65 (immunisations)
+	RuleAdministration Rule = "administration"       // Read chapter 9, record and consent administration
+	RuleOccupation     Rule = "occupation"           // Read chapter 0
+	RuleExternalCause  Rule = "external-cause"       // Read T, U: causes of injury
+	RuleUnspecified    Rule = "unspecified"          // Read Z and others outside the dataset
+	RuleRelative       Rule = "about-a-relative"     // subject is not the patient (family history)
+	RuleNotInDataset   Rule = "not-in-dataset"       // a structure the dataset does not show
+)
+
+// Shown reports whether a rule lets an entry be shown (RuleNone).
+func (r Rule) Shown() bool { return r == RuleNone }
 
 // CodeSet is a set of codes keyed by CodeKey.
 type CodeSet map[string]bool
@@ -102,18 +138,29 @@ func BloodPressurePart(c Concept) string {
 }
 
 // KindOf returns the kind c's code gives under the dataset rules, or
-// KindNone. Risks come first: a code in the risk set is a risk whatever its
-// chapter.
+// KindNone (Classify says why).
 func (cl *Classifier) KindOf(c Concept) Kind {
+	k, _ := cl.Classify(c)
+	return k
+}
+
+// Classify returns the kind c's code gives under the dataset rules, or
+// KindNone with the rule that keeps it out. Risks come first: a code in the
+// risk set is a risk whatever its chapter. Then blood pressure, then the
+// Read v2 chapter rules (a CTV3 code through its Read twin), then SNOMED CT:
+// our shipped code sets (immunisations), then, with a loaded release, the
+// sub-hierarchy table (snomed_rules.go). A code none of these decides is
+// RuleUnclassifiable: never dropped silently.
+func (cl *Classifier) Classify(c Concept) (Kind, Rule) {
 	risks := DefaultRisks()
 	if cl != nil && cl.Risks != nil {
 		risks = cl.Risks
 	}
 	if risks.Has(c) {
-		return KindRisk
+		return KindRisk, RuleNone
 	}
 	if BloodPressurePart(c) != "" {
-		return KindBloodPressure
+		return KindBloodPressure, RuleNone
 	}
 	for _, cd := range c.Codings {
 		switch cd.System {
@@ -125,39 +172,58 @@ func (cl *Classifier) KindOf(c Concept) Kind {
 			}
 		}
 	}
-	// No Read v2 code and no CTV3 twin: a SNOMED translation decides only
-	// where we hold a rule for it (blood pressure and the risk set above);
-	// otherwise the structure alone decides, and here it did not.
-	return KindNone
+	var h Hierarchy
+	if cl != nil {
+		h = cl.Hierarchy
+	}
+	for _, cd := range c.Codings {
+		if cd.System != SystemSNOMED || cd.Code == "" {
+			continue
+		}
+		if k, r, ok := snomedKind(cd.Code, h); ok {
+			return k, r
+		}
+	}
+	return KindNone, RuleUnclassifiable
 }
 
 // readKind applies the Read v2 chapter rules to a five-character code.
-func readKind(code string) Kind {
+func readKind(code string) (Kind, Rule) {
 	if code == "" {
-		return KindNone
+		return KindNone, RuleUnclassifiable
 	}
 	c := code[0]
 	switch {
 	case c >= 'a' && c <= 'z':
-		return KindNone // drug codes: shown only as medication structure
+		return KindNone, RuleDrugCode // shown only as medication structure
 	case c >= 'A' && c <= 'Q', c == 'R', c == 'S':
-		return KindDiagnosis
+		return KindDiagnosis, RuleNone
 	case c == '3', c == '4', c == '5':
-		return KindInvestigation
+		return KindInvestigation, RuleNone
 	case c == '7':
-		return KindProcedure
+		return KindProcedure, RuleNone
 	case strings.HasPrefix(code, "65"):
-		return KindImmunisation
+		return KindImmunisation, RuleNone
 	case strings.HasPrefix(code, "8H1"), strings.HasPrefix(code, "8H2"):
-		return KindAdmission
+		return KindAdmission, RuleNone
 	case strings.HasPrefix(code, "8H"):
-		return KindReferral
+		return KindReferral, RuleNone
 	case c == '8':
-		return KindProcedure
+		return KindProcedure, RuleNone
 	case strings.HasPrefix(code, "14L"), strings.HasPrefix(code, "14M"):
-		return KindAllergy
+		return KindAllergy, RuleNone
+	case c == '0':
+		return KindNone, RuleOccupation
+	case c == '1':
+		return KindNone, RuleHistory
+	case c == '2':
+		return KindNone, RuleExamination
+	case c == '6':
+		return KindNone, RulePrevention
+	case c == '9':
+		return KindNone, RuleAdministration
+	case c == 'T', c == 'U':
+		return KindNone, RuleExternalCause
 	}
-	// chapter 2 other than blood pressure, chapter 6 other than 65..,
-	// 0, 1, 9, T, U, Z and anything else: not shown.
-	return KindNone
+	return KindNone, RuleUnspecified
 }

@@ -121,6 +121,12 @@ type Coding struct {
 	System string
 	Code   string
 	Term   Term // zero for local codes: their terms are free text
+	// DescriptionID is a SNOMED CT description id the source sent in place
+	// of a concept id (SNOMEDCoding puts it here). Code is then empty until
+	// a loaded release translates it to its concept; a coding with no Code
+	// is never shown, and a shown one carries the description id in the
+	// coding-sctdescid extension.
+	DescriptionID string
 }
 
 // Concept is a coded concept: the code as entered first, then translations.
@@ -143,12 +149,15 @@ func (c Concept) Find(system string) (Coding, bool) {
 
 // Quantity is a measured value. Value is a decimal number as written in the
 // source (kept as text so that precision is not lost; adapters check that it
-// is a number). Unit is the unit as the source coded it, UCUM where the source
-// used UCUM.
+// is a number). Unit is set only through SetUnit, which keeps a unit only
+// when it is valid UCUM or a unit string GP systems are known to use
+// (units.go); a unit the source gave that fails that test is not kept, and
+// UnitWithheld says so, so that a number is never shown as if it had no unit.
 type Quantity struct {
-	Value      string
-	Unit       string
-	Comparator string // "", "<", "<=", ">=", ">"
+	Value        string
+	Unit         string
+	Comparator   string // "", "<", "<=", ">=", ">"
+	UnitWithheld bool   // the source gave a unit that could not be vetted
 }
 
 // Range is a reference range.
@@ -204,6 +213,14 @@ type AllergyInfo struct {
 	Category  string  // Allergy* constant
 	Substance Concept // the allergen where coded apart from the allergy code
 	Reaction  Concept // coded manifestation, if any
+	// AllergenUncoded marks an allergy recorded under a national allergy
+	// heading (Read 14L.., a SNOMED allergy concept) whose allergen is
+	// local, uncoded or narrative only: still an allergy, shown with the
+	// heading's code and the "allergen not coded" marker.
+	AllergenUncoded bool
+	// Confirmed is set only when the source says the allergy was
+	// confirmed; otherwise verificationStatus is left unstated.
+	Confirmed bool
 }
 
 // ReferralInfo is what a referral adds.
@@ -227,7 +244,18 @@ type Entry struct {
 	Range          *Range
 	Interpretation Concept // coded abnormal flag (H, L, ...), if any
 
+	// Planned marks a statement of intent (GP2GP moodCode INT, a recall, a
+	// vaccination due, a planned operation): never shown as something that
+	// happened. Kind still says what kind of thing is planned.
+	Planned bool
+	// NotShown says, for a KindNone entry, why it is not shown: the dataset
+	// rule (Rule* constants) or RuleUnclassifiable. Reports and the
+	// response's warning read it; it is never free text.
+	NotShown Rule
+
 	Systolic, Diastolic *Quantity // KindBloodPressure only, in mm[Hg]
+	// SystolicRange and DiastolicRange are the halves' reference ranges.
+	SystolicRange, DiastolicRange *Range
 	// SystolicCode and DiastolicCode (KindBloodPressure only) are the codes
 	// the GP system recorded for each half of the reading, as entered then
 	// translations (they say, for one, whether it was taken sitting,
@@ -304,6 +332,18 @@ type Record struct {
 	// Withheld is set when the adapter left out items the GP system marked
 	// confidential. Responses say something was withheld, never what.
 	Withheld bool
+	// WithheldIDs are the source ids of the items left out as confidential
+	// (Withhold adds them); Finish withholds what links to them.
+	WithheldIDs []string
+	// Stats counts what the adapter read, for migctl map --report.
+	Stats Stats
+}
+
+// Stats is what an adapter counts while it reads an extract.
+type Stats struct {
+	Read      int // coded clinical statements read
+	Withheld  int // of those, left out as confidential (directly or through a link)
+	Duplicate int // repeats of an act already read (same id, same content)
 }
 
 // SharingFlag is one record-sharing setting of the GP system.

@@ -1,0 +1,4 @@
+package record
+
+// snomedImmunisations is the shipped SNOMED CT immunisation code set.
+var snomedImmunisations = map[string]bool{}
