@@ -5,6 +5,7 @@ import (
 
 	"mig/adapters/record"
 
+	c "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	d "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 )
 
@@ -241,4 +242,12 @@ func unit(u string) (*d.String, *d.Uri, *d.Code) {
 // dataAbsent is a concept that says the value is not known.
 func dataAbsent() *d.CodeableConcept {
 	return fixedConcept(SystemDataAbsentReason, "unknown", "Unknown")
+}
+
+func comparator(s string) *d.Quantity_ComparatorCode {
+	v := map[string]c.QuantityComparatorCode_Value{
+		"<": c.QuantityComparatorCode_LESS_THAN, "<=": c.QuantityComparatorCode_LESS_THAN_OR_EQUAL_TO,
+		">=": c.QuantityComparatorCode_GREATER_THAN_OR_EQUAL_TO, ">": c.QuantityComparatorCode_GREATER_THAN,
+	}[s]
+	return &d.Quantity_ComparatorCode{Value: v}
 }
