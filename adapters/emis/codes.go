@@ -105,7 +105,7 @@ func concept(n *xmltok.Node) record.Concept {
 	var mapped record.Coding
 	if sys := nationalSystem(txt(n, "MapScheme")); sys != "" {
 		if code, ok := normaliseCode(sys, txt(n, "MapCode")); ok {
-			mapped = record.Coding{System: sys, Code: code}
+			mapped = coding(sys, code, record.Term{})
 		}
 	}
 
@@ -121,7 +121,7 @@ func concept(n *xmltok.Node) record.Concept {
 	case nationalSystem(scheme) != "":
 		sys := nationalSystem(scheme)
 		if code, ok := normaliseCode(sys, value); ok {
-			c.Codings = append(c.Codings, record.Coding{System: sys, Code: code, Term: record.NewTerm(txt(n, "Term"))})
+			c.Codings = append(c.Codings, coding(sys, code, record.NewTerm(txt(n, "Term"))))
 			break
 		}
 		fallthrough // a local code written under a national scheme
@@ -133,10 +133,137 @@ func concept(n *xmltok.Node) record.Concept {
 			c.Codings = append(c.Codings, record.Coding{System: record.SystemEMISLocal, Code: value})
 		}
 	}
-	if mapped.System != "" && !(len(c.Codings) > 0 && c.Codings[0].System == mapped.System && c.Codings[0].Code == mapped.Code) {
+	if mapped.System != "" && !(len(c.Codings) > 0 && c.Codings[0].System == mapped.System &&
+		c.Codings[0].Code == mapped.Code && c.Codings[0].DescriptionID == mapped.DescriptionID) {
 		c.Codings = append(c.Codings, mapped)
 	}
 	return c
+}
+
+// coding makes one national coding; a SNOMED CT code goes through
+// record.SNOMEDCoding, so that a description id is never a concept code.
+func coding(system, code string, term record.Term) record.Coding {
+	if system == record.SystemSNOMED {
+		return record.SNOMEDCoding(code, term)
+	}
+	return record.Coding{System: system, Code: code, Term: term}
+}
+
+// localConcept is the concept of a code that concept() left out: a local
+// code (an EMIS scheme, or a local code written under a national scheme)
+// with no national map. It keeps only the code, under SystemEMISLocal
+// (never its term: free text), so that the item is accounted for as not
+// classifiable; zero when there is no code-like value.
+func localConcept(n *xmltok.Node) record.Concept {
+	if n == nil {
+		return record.Concept{}
+	}
+	value := strings.TrimSpace(txt(n, "Value"))
+	if value == "" || len(value) > 64 || !printableCode(strings.TrimPrefix(value, "^")) {
+		return record.Concept{}
+	}
+	return record.Concept{Codings: []record.Coding{{System: record.SystemEMISLocal, Code: value}}}
+}
+
+// withSNOMEDDescription reads an item's TermID ("SNOMED, READ to equivalent
+// TERMID structure"): a SNOMED CT description id there is the description
+// the item was recorded with. It goes onto the item's SNOMED coding as its
+// DescriptionID (Code stays the concept id), or, when the item has no
+// SNOMED coding, onto a new one that a loaded release can translate. A
+// TermID that is not a valid description id is ignored.
+func withSNOMEDDescription(c *record.Concept, termID *xmltok.Node) {
+	if termID == nil {
+		return
+	}
+	if s := strings.ToUpper(strings.TrimSpace(txt(termID, "Scheme"))); s != "" && s != schemeSNOMED {
+		return
+	}
+	desc := strings.TrimSpace(txt(termID, "Value"))
+	if !record.IsDescriptionID(desc) {
+		return
+	}
+	for i := range c.Codings {
+		cd := &c.Codings[i]
+		if cd.System != record.SystemSNOMED {
+			continue
+		}
+		if cd.DescriptionID == "" {
+			cd.DescriptionID = desc
+		}
+		return
+	}
+	c.Codings = append(c.Codings, record.Coding{System: record.SystemSNOMED, DescriptionID: desc})
+}
+
+// drugAllergyHeading is Read v2 14L.. "H/O: drug allergy", the national
+// heading of a drug allergy whose allergen is not coded.
+var drugAllergyHeading = record.Coding{System: record.SystemReadV2, Code: "14L.."}
+
+// allergyHeadings are generic allergy codes that do not name the allergen:
+// Read v2 14L.. H/O: drug allergy, 14M.. H/O: non-drug allergy, SN53.
+// allergy, unspecified; SNOMED CT 416098002 drug allergy, 419511003
+// propensity to adverse reaction to drug, 420134006 propensity to adverse
+// reaction, 418038007 propensity to adverse reaction to substance,
+// 419199007 allergy to substance, 609328004 allergic disposition, 59037007
+// drug intolerance.
+var allergyHeadings = record.CodeSet{
+	record.CodeKey(record.SystemReadV2, "14L.."):     true,
+	record.CodeKey(record.SystemReadV2, "14M.."):     true,
+	record.CodeKey(record.SystemReadV2, "SN53."):     true,
+	record.CodeKey(record.SystemCTV3, "14L.."):       true,
+	record.CodeKey(record.SystemCTV3, "14M.."):       true,
+	record.CodeKey(record.SystemCTV3, "SN53."):       true,
+	record.CodeKey(record.SystemSNOMED, "416098002"): true,
+	record.CodeKey(record.SystemSNOMED, "419511003"): true,
+	record.CodeKey(record.SystemSNOMED, "420134006"): true,
+	record.CodeKey(record.SystemSNOMED, "418038007"): true,
+	record.CodeKey(record.SystemSNOMED, "419199007"): true,
+	record.CodeKey(record.SystemSNOMED, "609328004"): true,
+	record.CodeKey(record.SystemSNOMED, "59037007"):  true,
+}
+
+// allergyHeading reports whether c's code as entered is a generic allergy
+// heading: the allergen, if any, is then not in the code. Translations do
+// not decide (a specific code may be mapped to a generic concept).
+func allergyHeading(c record.Concept) bool {
+	return len(c.Codings) > 0 && allergyHeadings.Has(record.Concept{Codings: c.Codings[:1]})
+}
+
+// familyHistory are SNOMED CT concepts that say a statement is about a
+// relative: 57177007 family history with explicit context, 416471007
+// family history of clinical finding, 281666001 family history of
+// disorder.
+var familyHistory = map[string]bool{"57177007": true, "416471007": true, "281666001": true}
+
+// aboutRelative reports whether an item is about a relative, not the
+// patient: EventType 12 (family history); a family-member qualifier
+// (QualifierList group 1, items 1-10: mother, father, sister, brother,
+// aunt, uncle, grandparents); or a family history code (Read v2 chapter 12,
+// its CTV3 twin, the SNOMED CT concepts above).
+func aboutRelative(n *xmltok.Node, c record.Concept) bool {
+	if strings.TrimSpace(txt(n, "EventType")) == "12" {
+		return true
+	}
+	for _, q := range n.FindAll("QualifierList", "Qualifier") {
+		item, err := strconv.Atoi(strings.TrimSpace(txt(q, "QualifierItemID", "Value")))
+		group := strings.TrimSpace(txt(q, "Group", "Value"))
+		if err == nil && item >= 1 && item <= 10 && (group == "" || group == "1") {
+			return true
+		}
+	}
+	for _, cd := range c.Codings {
+		switch cd.System {
+		case record.SystemReadV2, record.SystemCTV3:
+			if strings.HasPrefix(cd.Code, "12") {
+				return true
+			}
+		case record.SystemSNOMED:
+			if familyHistory[cd.Code] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // printableCode reports whether a local code value looks like a code

@@ -20,11 +20,22 @@ func mustZone(name string) *time.Location {
 }
 
 // parseDate reads an EMIS Open date: dd/mm/yyyy, mm/yyyy or yyyy, optionally
-// followed by " hh:mm" or " hh:mm:ss"; a separate time (AssignedTime) is used
-// when the date carries none. datePart, when present, caps the precision:
-// 0 dd/mm/yyyy, 1 month and year, 2 year, 3 not known (no date), 4 date and
-// time. Times are UK local time and are converted to UTC; a date without a
-// time is midnight UTC.
+// followed by " hh:mm" or " hh:mm:ss". datePart is the item's DatePart
+// (EomMedicalRecord38.xsd: 0 dd/mm/yyyy, 1 mmmm/yyyy, 2 yyyy, 3 not known,
+// 4 dd/mm/yyyy hh:mm:ss; absent or -1, EMIS's null, says nothing) and caps
+// the precision; timeStr is the item's AssignedTime.
+//
+//   - DatePart 0 is a date without a time: a time written in the date text
+//     is ignored, and only an AssignedTime gives the item a time.
+//   - Otherwise the time written in the date text is used, or else the
+//     AssignedTime.
+//   - A time of exactly midnight (00:00 or 00:00:00) is how EMIS writes "no
+//     time" and is no time, except under DatePart 4 (date and time).
+//
+// A value with a time is UK local time, converted to UTC. A value without
+// one is its calendar day at midnight UTC with day precision (or its month
+// or year with that precision): it is never converted, so a date-only value
+// in British Summer Time stays on its day.
 //
 // The boolean is false when the text is not a valid date: callers then leave
 // that date unset and keep the entry (design: a coded item matters more than
@@ -32,13 +43,22 @@ func mustZone(name string) *time.Location {
 func parseDate(s, datePart, timeStr string) (record.Date, bool) {
 	s = strings.TrimSpace(s)
 	datePart = strings.TrimSpace(datePart)
+	if datePart == "-1" {
+		datePart = ""
+	}
 	if s == "" || datePart == "3" {
 		return record.Date{}, true
 	}
 	datePortion, timePortion, _ := strings.Cut(s, " ")
 	timePortion = strings.TrimSpace(timePortion)
+	if datePart == "0" {
+		timePortion = ""
+	}
 	if timePortion == "" {
 		timePortion = strings.TrimSpace(timeStr)
+	}
+	if datePart != "4" && (timePortion == "00:00" || timePortion == "00:00:00") {
+		timePortion = ""
 	}
 	parts := strings.Split(datePortion, "/")
 	var y, m, d int
@@ -99,7 +119,7 @@ func parseDate(s, datePart, timeStr string) (record.Date, bool) {
 	switch datePart {
 	case "", "4":
 	case "0":
-		// date with or without the time given
+		// a date, with a time only from AssignedTime (above)
 	case "1":
 		p = min(p, record.PrecisionMonth)
 	case "2":

@@ -81,6 +81,7 @@ func Parse(r io.Reader, opt record.ParseOptions) (*record.Record, error) {
 		return nil, record.IdentityMismatch(Format)
 	}
 	p.resolve()
+	p.rec.Finish()
 	return p.rec, nil
 }
 
@@ -91,7 +92,28 @@ func identOf(n *xmltok.Node) ident {
 	if n == nil {
 		return ident{}
 	}
-	return ident{guid: strings.TrimSpace(txt(n, "GUID")), ref: strings.TrimSpace(txt(n, "RefID"))}
+	id := ident{guid: strings.TrimSpace(txt(n, "GUID")), ref: strings.TrimSpace(txt(n, "RefID"))}
+	if nullLink(id.guid) {
+		id.guid = ""
+	}
+	if !positiveInt(id.ref) {
+		id.ref = "" // RefID is an integer; -1 and 0 are EMIS's null link
+	}
+	return id
+}
+
+// nullLink reports whether an EMIS id or link value is EMIS's "no link":
+// empty, -1 (EMIS writes -1 in every unset id, link and policy field), 0,
+// or the all-zero GUID. Such a value never refers to an item.
+func nullLink(s string) bool {
+	s = strings.Trim(strings.TrimSpace(s), "{}")
+	if s == "" {
+		return true
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n <= 0
+	}
+	return strings.Trim(s, "0-") == ""
 }
 
 func (id ident) zero() bool { return id.guid == "" && id.ref == "" }
@@ -126,7 +148,8 @@ type meta struct {
 	bpKey     string
 	bpValue   *record.Quantity
 	drop      bool
-	encounter int // index of the consultation entry, -1 if none
+	withheld  bool // under a confidentiality policy, itself or through its consultation or report
+	encounter int  // index of the consultation entry, -1 if none
 }
 
 type parser struct {
@@ -142,8 +165,9 @@ type parser struct {
 
 // ctx is where an item sits: in a consultation, under an investigation.
 type ctx struct {
-	encounter int // entry index of the consultation, -1 if none
-	parent    int // entry index of the investigation report, -1 if none
+	encounter int  // entry index of the consultation, -1 if none
+	parent    int  // entry index of the investigation report, -1 if none
+	withheld  bool // the investigation holding it is under a confidentiality policy
 }
 
 var top = ctx{encounter: -1, parent: -1}
@@ -240,6 +264,8 @@ func (p *parser) section(tok xmltok.Token) error {
 		return p.list("Allergy", func(n *xmltok.Node) { p.allergy(n, top) })
 	case "AlertList":
 		return p.list("Alert", func(n *xmltok.Node) { p.alert(n, top) })
+	case "DiaryList":
+		return p.list("Diary", func(n *xmltok.Node) { p.diary(n, top) })
 	case "MedicationList":
 		return p.list("Medication", func(n *xmltok.Node) { p.medication(n, top, false) })
 	case "IssueList":
@@ -347,10 +373,12 @@ func (p *parser) consultation() error {
 		}
 		head.Children = append(head.Children, n)
 	}
-	if p.restricted(head) {
-		// A confidential consultation: withhold it and everything in it.
-		p.rec.Entries, p.meta = p.rec.Entries[:idx], p.meta[:idx]
-		return nil
+	if restricted(head) {
+		// A confidential consultation: withhold it and everything in it
+		// (resolve leaves them out, and Finish whatever links to them).
+		for i := idx; i < len(p.meta); i++ {
+			p.meta[i].withheld = true
+		}
 	}
 	m := &p.meta[idx]
 	m.self = identOf(head)
@@ -382,12 +410,21 @@ func (p *parser) element(n *xmltok.Node, c ctx) {
 			p.allergy(ch, c)
 		case "Investigation":
 			p.investigation(ch, c)
+		case "Diary":
+			p.diary(ch, c)
 		}
 	}
 }
 
-// add appends an entry with its metadata and returns its index.
+// add appends an entry with its metadata and returns its index. Every item
+// read into an entry counts in Stats.Read: it is later shown, not shown by
+// a rule (KindNone, NotShown), merged (the diastolic half of a pair),
+// withheld, or a duplicate, so that a report can account for each one.
 func (p *parser) add(e record.Entry, m meta) int {
+	if e.Kind == record.KindNone && e.NotShown == record.RuleNone {
+		e.NotShown = record.RuleUnclassifiable
+	}
+	p.rec.Stats.Read++
 	p.rec.Entries = append(p.rec.Entries, e)
 	p.meta = append(p.meta, m)
 	return len(p.rec.Entries) - 1

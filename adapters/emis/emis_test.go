@@ -54,7 +54,11 @@ func dump(r *record.Record, withDosage bool) []byte {
 	concept := func(c record.Concept) any {
 		var out []map[string]string
 		for _, cd := range c.Codings {
-			out = append(out, map[string]string{"system": cd.System, "code": cd.Code, "term": cd.Term.String()})
+			m := map[string]string{"system": cd.System, "code": cd.Code, "term": cd.Term.String()}
+			if cd.DescriptionID != "" {
+				m["descriptionId"] = cd.DescriptionID
+			}
+			out = append(out, m)
 		}
 		return out
 	}
@@ -73,6 +77,12 @@ func dump(r *record.Record, withDosage bool) []byte {
 		if e.Kind == record.KindBloodPressure {
 			m["systolicCode"], m["diastolicCode"] = concept(e.SystolicCode), concept(e.DiastolicCode)
 		}
+		if e.Planned {
+			m["planned"] = true
+		}
+		if e.NotShown != record.RuleNone {
+			m["notShown"] = string(e.NotShown)
+		}
 		if e.Author != nil {
 			m["author"] = map[string]any{"id": e.Author.ID, "name": name(e.Author.Name), "role": concept(e.Author.Role)}
 		}
@@ -80,7 +90,8 @@ func dump(r *record.Record, withDosage bool) []byte {
 			m["problem"] = e.Problem
 		}
 		if e.Allergy != nil {
-			m["allergy"] = map[string]any{"category": e.Allergy.Category, "substance": concept(e.Allergy.Substance), "reaction": concept(e.Allergy.Reaction)}
+			m["allergy"] = map[string]any{"category": e.Allergy.Category, "substance": concept(e.Allergy.Substance), "reaction": concept(e.Allergy.Reaction),
+				"allergenUncoded": e.Allergy.AllergenUncoded, "confirmed": e.Allergy.Confirmed}
 		}
 		if e.Referral != nil {
 			m["referral"] = map[string]any{"priority": e.Referral.Priority, "recipient": e.Referral.Recipient, "specialty": concept(e.Referral.Specialty)}
@@ -98,6 +109,7 @@ func dump(r *record.Record, withDosage bool) []byte {
 	p := r.Patient
 	out := map[string]any{
 		"format": r.Format, "extracted": date(r.Extracted), "withheld": r.Withheld, "sharingFlags": r.SharingFlags,
+		"withheldIds": r.WithheldIDs, "stats": r.Stats,
 		"patient": map[string]any{
 			"nhsNumber": p.NHSNumber, "name": name(p.Name), "birthDate": date(p.BirthDate), "sex": p.Sex.String(),
 			"address":     map[string]any{"lines": p.Address.Lines(), "city": p.Address.City(), "district": p.Address.District(), "postalCode": p.Address.PostalCode()},
@@ -267,8 +279,14 @@ func TestStory(t *testing.T) {
 	if links := find(t, r, "E2-DIABETES").Problem.Links; strings.Join(links, ",") != "E2-SYS,E2-HBA1C,M2-METFORMIN" {
 		t.Errorf("problem links %v", links)
 	}
-	if has(r, "E2-COMMENT") || has(r, "E2-DIA") {
-		t.Error("local-only comment or merged diastolic kept")
+	if has(r, "E2-DIA") {
+		t.Error("merged diastolic kept")
+	}
+	// A local-only code is kept for accounting (not shown, unclassifiable),
+	// with its code and without its term.
+	if e := find(t, r, "E2-COMMENT"); e.Kind != record.KindNone || e.NotShown != record.RuleUnclassifiable ||
+		codeOf(e.Code) != "EMISNQCO303" || !e.Code.Codings[0].Term.IsZero() {
+		t.Errorf("local comment %+v", e)
 	}
 	if a := find(t, r, "A2-PENICILLIN").Allergy; a.Category != record.AllergyDrug || !a.Substance.IsZero() {
 		t.Errorf("allergy %+v", a)
@@ -467,10 +485,20 @@ func TestBadDate(t *testing.T) {
 // TestEverything spot-checks 9990002010 beyond the golden file.
 func TestEverything(t *testing.T) {
 	r := parse(t, readExtract(t, "9990002010"), record.ParseOptions{})
-	for _, id := range []string{"E10-LOCALNOMAP", "E10-LOCALASREAD", "E10-NOCODE", "M10-MIXTURE", "AL10-LOCAL", "D10", "ATT-1", "E10-DIA-2"} {
+	for _, id := range []string{"E10-NOCODE", "M10-MIXTURE", "ATT-1", "E10-DIA-2"} {
 		if has(r, id) {
 			t.Errorf("%s kept", id)
 		}
+	}
+	// Local codes without a national map are accounted for, never shown.
+	for _, id := range []string{"E10-LOCALNOMAP", "E10-LOCALASREAD", "AL10-LOCAL"} {
+		if e := find(t, r, id); e.Kind != record.KindNone || e.NotShown != record.RuleUnclassifiable {
+			t.Errorf("%s: kind %v not shown %q", id, e.Kind, e.NotShown)
+		}
+	}
+	// A diary entry is planned: it keeps the kind (and rule) its code gives.
+	if e := find(t, r, "D10"); !e.Planned || e.Kind != record.KindNone || e.NotShown != record.RuleAdministration {
+		t.Errorf("diary entry %+v", e)
 	}
 	checks := []struct {
 		id   string

@@ -9,19 +9,27 @@ import (
 )
 
 // coded reads what every CodedItemBaseType has: id, code, dates, author and
-// problem links. ok is false when the item has no usable code.
-func (p *parser) coded(n *xmltok.Node, typ string, c ctx) (record.Entry, meta, bool) {
+// problem links. ok is false when the item has no code at all. An item
+// coded only with a local code that has no national map is kept as a
+// KindNone entry (unclassifiable), so that it is accounted for; local is
+// then true and the caller decides nothing from structure.
+func (p *parser) coded(n *xmltok.Node, typ string, c ctx) (e record.Entry, m meta, local, ok bool) {
 	code := concept(n.Child("Code"))
 	if code.IsZero() {
-		return record.Entry{}, meta{}, false
+		if code = localConcept(n.Child("Code")); code.IsZero() {
+			return record.Entry{}, meta{}, false, false
+		}
+		local = true
 	}
-	m := meta{self: identOf(n), author: identOf(n.Child("AuthorID")), encounter: c.encounter}
+	withSNOMEDDescription(&code, n.Child("TermID"))
+	m = meta{self: identOf(n), author: identOf(n.Child("AuthorID")), encounter: c.encounter,
+		withheld: c.withheld || restricted(n)}
 	for _, l := range n.FindAll("ProblemLinkList", "Link") {
 		if t := identOf(l.Child("Target")); !t.zero() {
 			m.problems = append(m.problems, t)
 		}
 	}
-	e := record.Entry{
+	e = record.Entry{
 		ID:        p.entryID(typ, m.self),
 		Code:      code,
 		Effective: date(txt(n, "AssignedDate"), txt(n, "DatePart"), txt(n, "AssignedTime")),
@@ -30,7 +38,10 @@ func (p *parser) coded(n *xmltok.Node, typ string, c ctx) (record.Entry, meta, b
 	if c.parent >= 0 {
 		e.Parent = p.rec.Entries[c.parent].ID
 	}
-	return e, m, true
+	if local {
+		e.Kind, e.NotShown = record.KindNone, record.RuleUnclassifiable
+	}
+	return e, m, local, true
 }
 
 // problem applies a <Problem> element: the item is a problem header.
@@ -70,16 +81,19 @@ func problemStatus(pr *xmltok.Node) record.Status {
 }
 
 func (p *parser) event(n *xmltok.Node, c ctx) {
-	if p.restricted(n) {
-		return
-	}
-	e, m, ok := p.coded(n, "Event", c)
+	e, m, local, ok := p.coded(n, "Event", c)
 	if !ok {
 		return
 	}
-	if pr := n.Child("Problem"); pr != nil && !healthAdmin(pr) {
-		problem(&e, pr)
-	} else {
+	switch {
+	case local:
+		// unclassifiable: coded, but with nothing national to show
+	case aboutRelative(n, e.Code):
+		e.Kind, e.NotShown = record.KindNone, record.RuleRelative
+	case n.Child("Problem") != nil && !healthAdmin(n.Child("Problem")):
+		problem(&e, n.Child("Problem"))
+	default:
+		var rule record.Rule
 		switch strings.TrimSpace(txt(n, "EventType")) {
 		case "13":
 			e.Kind = record.KindImmunisation
@@ -90,31 +104,31 @@ func (p *parser) event(n *xmltok.Node, c ctx) {
 		case "8":
 			e.Kind = record.KindReferral
 		default:
-			e.Kind = p.opt.Classifier.KindOf(e.Code)
+			e.Kind, rule = p.opt.Classifier.Classify(e.Code)
 		}
 		if noKnownAllergy.Has(e.Code) {
-			e.Kind = record.KindAllergy
+			e.Kind, rule = record.KindAllergy, record.RuleNone
 		}
 		if c.parent >= 0 && e.Kind != record.KindBloodPressure {
-			e.Kind = record.KindInvestigation // a result under a report
+			e.Kind, rule = record.KindInvestigation, record.RuleNone // a result under a report
 		}
+		e.NotShown = rule
 	}
 	switch e.Kind {
 	case record.KindAllergy:
 		e.Status = record.StatusActive
-		e.Allergy = &record.AllergyInfo{Category: allergyCategory(e.Code, "")}
+		// An allergy event has no allergen slot: under a generic heading
+		// (14L.. drug allergy, ...) the allergen is in its text only.
+		e.Allergy = &record.AllergyInfo{Category: allergyCategory(e.Code, ""), AllergenUncoded: allergyHeading(e.Code)}
 	case record.KindReferral:
 		e.Referral = &record.ReferralInfo{}
 	}
-	value, rng := numeric(n.Child("NumericValue"))
+	value, rng := numeric(n.Child("NumericValue"), e.Kind == record.KindBloodPressure)
 	if e.Kind == record.KindBloodPressure {
 		if part := record.BloodPressurePart(e.Code); part == "systolic" || part == "diastolic" {
-			if value != nil {
-				value.Unit = bpUnit(value.Unit)
-			}
 			m.bpPart, m.bpValue = part, value
 			key := "t:" + strings.TrimSpace(txt(n, "AssignedDate")) + "|" + strings.TrimSpace(txt(n, "AssignedTime"))
-			if g := strings.TrimSpace(txt(n, "GroupID")); g != "" {
+			if g := strings.TrimSpace(txt(n, "GroupID")); !nullLink(g) {
 				key = "g:" + g
 			}
 			m.bpKey = strconv.Itoa(c.encounter) + "|" + strconv.Itoa(c.parent) + "|" + key
@@ -128,11 +142,36 @@ func (p *parser) event(n *xmltok.Node, c ctx) {
 	p.add(e, m)
 }
 
+// diary reads a diary entry (DiaryList, a consultation's Diary): a recall
+// or something planned, due on its AssignedDate. It keeps the kind its
+// code gives and is marked Planned, never shown as something that
+// happened.
+func (p *parser) diary(n *xmltok.Node, c ctx) {
+	e, m, local, ok := p.coded(n, "Diary", c)
+	if !ok {
+		return
+	}
+	e.Planned = true
+	if !local {
+		if aboutRelative(n, e.Code) {
+			e.Kind, e.NotShown = record.KindNone, record.RuleRelative
+		} else {
+			e.Kind, e.NotShown = p.opt.Classifier.Classify(e.Code)
+		}
+	}
+	if e.Kind == record.KindReferral {
+		e.Referral = &record.ReferralInfo{}
+	}
+	p.add(e, m)
+}
+
 // abnormal is the v3 ObservationInterpretation code A (abnormal): EMIS says
 // only that a value is abnormal, not high or low.
 var abnormal = record.Concept{Codings: []record.Coding{{
 	System: "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", Code: "A"}}}
 
+// bpUnit is the unit of a blood pressure half: EMIS writes mmHg in
+// several spellings, or none (its default for the code, mm[Hg]).
 func bpUnit(u string) string {
 	switch strings.ToLower(strings.ReplaceAll(strings.TrimSpace(u), " ", "")) {
 	case "", "mmhg", "mm[hg]":
@@ -142,12 +181,16 @@ func bpUnit(u string) string {
 }
 
 // numeric reads a NumericValue: the value as written (it must be a number),
-// its operator and units, and the reference range.
-func numeric(n *xmltok.Node) (*record.Quantity, *record.Range) {
+// its operator and units, and the reference range. bp says the value is a
+// blood pressure half (no unit means mm[Hg]).
+func numeric(n *xmltok.Node, bp bool) (*record.Quantity, *record.Range) {
 	if n == nil {
 		return nil, nil
 	}
 	unit := strings.TrimSpace(txt(n, "Units"))
+	if bp {
+		unit = bpUnit(unit)
+	}
 	q := quantity(txt(n, "Value"), txt(n, "Operator"), unit)
 	if q == nil {
 		return nil, nil
@@ -173,7 +216,9 @@ func quantity(value, op, unit string) *record.Quantity {
 	if !ok {
 		return nil
 	}
-	return &record.Quantity{Value: value, Unit: unit, Comparator: cmp}
+	q := &record.Quantity{Value: value, Comparator: cmp}
+	q.SetUnit(unit)
+	return q
 }
 
 func comparator(op string) (string, bool) {
@@ -187,13 +232,14 @@ func comparator(op string) (string, bool) {
 }
 
 // investigation is a report: its own code, and its results in EventList.
+// A report under a confidentiality policy withholds its results.
 func (p *parser) investigation(n *xmltok.Node, c ctx) {
-	if p.restricted(n) {
-		return
-	}
+	withheld := c.withheld || restricted(n)
 	parent := -1
-	if code := concept(n.Child("Code")); !code.IsZero() {
-		m := meta{self: identOf(n), author: identOf(n.Child("AuthorID")), encounter: c.encounter}
+	code := concept(n.Child("Code"))
+	if !code.IsZero() {
+		withSNOMEDDescription(&code, n.Child("TermID"))
+		m := meta{self: identOf(n), author: identOf(n.Child("AuthorID")), encounter: c.encounter, withheld: withheld}
 		e := record.Entry{
 			ID:        p.entryID("Investigation", m.self),
 			Kind:      record.KindInvestigation,
@@ -207,16 +253,17 @@ func (p *parser) investigation(n *xmltok.Node, c ctx) {
 		parent = p.add(e, m)
 	}
 	for _, ev := range n.FindAll("EventList", "Event") {
-		p.event(ev, ctx{encounter: c.encounter, parent: parent})
+		p.event(ev, ctx{encounter: c.encounter, parent: parent, withheld: withheld})
 	}
 }
 
 func (p *parser) referral(n *xmltok.Node, c ctx) {
-	if p.restricted(n) {
+	e, m, local, ok := p.coded(n, "Referral", c)
+	if !ok {
 		return
 	}
-	e, m, ok := p.coded(n, "Referral", c)
-	if !ok {
+	if local {
+		p.add(e, m)
 		return
 	}
 	if pr := n.Child("Problem"); pr != nil && !healthAdmin(pr) {
@@ -237,13 +284,42 @@ func (p *parser) referral(n *xmltok.Node, c ctx) {
 	p.add(e, m)
 }
 
+// allergy reads an AllergyList item. Its Code is the allergy as recorded
+// (a national heading such as 14L.. "H/O: drug allergy", or a specific
+// allergy); Codes is the allergen, an EMIS drug group, name or constituent
+// or a non-drug description, kept only when it carries a national map.
+//   - Under a generic heading with no coded allergen, the allergy is kept
+//     with the heading's code and AllergenUncoded.
+//   - A drug allergy (AllergyType 1-4) naming an allergen but coded only
+//     locally is still a drug allergy: it is kept under the national
+//     heading GP systems send for exactly this in GP2GP, Read 14L.. "H/O:
+//     drug allergy" (the degraded drug allergy shape in
+//     ../shared/reference/gp2gp/fragments/AllergyIntolerance), with
+//     AllergenUncoded. Any other local-only allergy (which may as well say
+//     "no known allergy") is not classifiable: never shown as an allergy.
+//
+// EMIS Open says nothing of verification: Confirmed stays false.
 func (p *parser) allergy(n *xmltok.Node, c ctx) {
-	if p.restricted(n) {
-		return
-	}
-	e, m, ok := p.coded(n, "Allergy", c)
+	e, m, local, ok := p.coded(n, "Allergy", c)
 	if !ok {
 		return
+	}
+	allergen := concept(n.Child("Codes"))
+	drugType := false
+	switch strings.TrimSpace(txt(n, "AllergyType")) {
+	case "1", "2", "3", "4":
+		drugType = true
+	}
+	uncoded := false
+	if local {
+		if !drugType || n.Child("Codes") == nil {
+			p.add(e, m) // KindNone, unclassifiable
+			return
+		}
+		e.Code = record.Concept{Codings: append([]record.Coding{drugAllergyHeading}, e.Code.Codings...)}
+		uncoded = allergen.IsZero()
+	} else {
+		uncoded = allergen.IsZero() && allergyHeading(e.Code)
 	}
 	e.Kind = record.KindAllergy
 	e.Status = record.StatusActive
@@ -252,36 +328,34 @@ func (p *parser) allergy(n *xmltok.Node, c ctx) {
 		e.End = date(txt(pr, "EndDate"), txt(pr, "EndDatePart"), "")
 	}
 	e.Allergy = &record.AllergyInfo{
-		Category:  allergyCategory(e.Code, txt(n, "AllergyType")),
-		Substance: concept(n.Child("Codes")),
+		Category:        allergyCategory(e.Code, txt(n, "AllergyType")),
+		Substance:       allergen,
+		AllergenUncoded: uncoded && !noKnownAllergy.Has(e.Code),
 	}
 	p.add(e, m)
 }
 
 func (p *parser) alert(n *xmltok.Node, c ctx) {
-	if p.restricted(n) {
-		return
-	}
-	e, m, ok := p.coded(n, "Alert", c)
+	e, m, local, ok := p.coded(n, "Alert", c)
 	if !ok {
 		return
 	}
-	e.Kind = record.KindRisk
-	e.Status = record.StatusActive
+	if !local {
+		e.Kind = record.KindRisk
+		e.Status = record.StatusActive
+	}
 	p.add(e, m)
 }
 
 // medication reads a course (MedicationList, a consultation's Medication)
 // or, with issue set, one issue (IssueList).
 func (p *parser) medication(n *xmltok.Node, c ctx, issue bool) {
-	if p.restricted(n) {
-		return
-	}
 	code := concept(n.Find("Drug", "PreparationID"))
 	if code.IsZero() {
 		return // mixtures and uncoded drugs: nothing national to show
 	}
-	m := meta{self: identOf(n), author: identOf(n.Child("AuthorisedUserID")), encounter: c.encounter}
+	m := meta{self: identOf(n), author: identOf(n.Child("AuthorisedUserID")), encounter: c.encounter,
+		withheld: c.withheld || restricted(n)}
 	for _, l := range n.FindAll("ProblemLinkList", "Link") {
 		if t := identOf(l.Child("Target")); !t.zero() {
 			m.problems = append(m.problems, t)
@@ -293,7 +367,9 @@ func (p *parser) medication(n *xmltok.Node, c ctx, issue bool) {
 		if a := identOf(n.Child("IssuerID")); !a.zero() {
 			m.author = a
 		}
-		m.medLink = strings.TrimSpace(txt(n, "MedicationLink", "GUID"))
+		if l := strings.TrimSpace(txt(n, "MedicationLink", "GUID")); !nullLink(l) {
+			m.medLink = l
+		}
 	}
 	e := record.Entry{
 		ID:        p.entryID(typ, m.self),
@@ -309,6 +385,9 @@ func (p *parser) medication(n *xmltok.Node, c ctx, issue bool) {
 		DurationDays:   count(txt(n, "Duration")),
 	}
 	qty := strings.TrimSpace(txt(n, "Quantity"))
+	if nullLink(qty) {
+		qty = "" // -1 or 0: no quantity given
+	}
 	units := strings.TrimSpace(txt(n, "QuantityUnits"))
 	if q := quantity(qty, "", units); q != nil {
 		mi.QuantityValue = q
@@ -358,16 +437,21 @@ func count(s string) int {
 }
 
 // restricted reports whether an item is under an EMIS confidentiality
-// policy (PolicyID: "who can view this record", a list of the practice's
-// own users). A clinician outside the practice is never on that list, so
-// the item is withheld and the record says that something was, as GP2GP's
-// NOPAT items are.
-func (p *parser) restricted(n *xmltok.Node) bool {
+// policy (PolicyID: "link to the confidentiality policy record, which
+// describes who can view this record", a list of the practice's own
+// users). Only a positive id links to a policy: EMIS writes -1, its null
+// link, in the PolicyID of every item without one (0 and empty are no link
+// either). A clinician outside the practice is never on a policy's list,
+// so an item with one is withheld, and the record says that something
+// was, as GP2GP's NOPAT items are. A value that is not a number at all is
+// no null link EMIS writes: it is taken as a policy (fail closed).
+func restricted(n *xmltok.Node) bool {
 	for _, name := range []string{"PolicyID", "PolicyId"} {
-		if v := strings.TrimSpace(txt(n, name)); v != "" && v != "0" {
-			p.rec.Withheld = true
-			return true
+		v := strings.TrimSpace(txt(n, name))
+		if nullLink(v) {
+			continue
 		}
+		return true
 	}
 	return false
 }

@@ -4,7 +4,11 @@ import "mig/adapters/record"
 
 // resolve runs once the document is read: it pairs blood pressure readings,
 // resolves PeopleList and LocationList references, problem links, issue to
-// course links and report members, then drops merged entries.
+// course links and report members, then drops merged entries and withholds
+// confidential ones. Links are resolved before anything is withheld, so
+// that each entry names what it links to by entry ID and Record.Finish can
+// withhold whatever links to a withheld item (an issue of a withheld
+// course, say).
 func (p *parser) resolve() {
 	entries := p.rec.Entries
 	alias := p.pairBloodPressure()
@@ -88,7 +92,10 @@ func (p *parser) resolve() {
 
 	kept := entries[:0]
 	for i := range entries {
-		if !p.meta[i].drop {
+		switch m := p.meta[i]; {
+		case m.withheld:
+			p.rec.Withhold(entries[i].ID)
+		case !m.drop:
 			kept = append(kept, entries[i])
 		}
 	}
@@ -146,6 +153,11 @@ func (p *parser) pairBloodPressure() map[int]int {
 					entries[s].Interpretation = entries[d].Interpretation
 				}
 				p.meta[s].problems = append(p.meta[s].problems, p.meta[d].problems...)
+				// A withheld half withholds the pair (both halves are
+				// counted as withheld).
+				if p.meta[s].withheld || p.meta[d].withheld {
+					p.meta[s].withheld, p.meta[d].withheld = true, true
+				}
 				p.meta[d].drop = true
 				alias[d] = s
 			case n < len(g.sys):
