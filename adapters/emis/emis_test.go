@@ -19,7 +19,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-var extracts = []string{"9990002002", "9990002010", "9990002029", "9990002037", "9990002045", "9990002053"}
+var extracts = []string{"9990002002", "9990002010", "9990002029", "9990002037", "9990002045", "9990002053", "9990002061"}
 
 // practiceDir is the module's testdata/A99902.
 func practiceDir(t testing.TB) string { return testenv.Testdata(t, "A99902") }
@@ -599,7 +599,7 @@ func TestConsentCodes(t *testing.T) {
 	}
 	cases := map[string]string{
 		"9990002002": "9Nd7.@2020-01-06", "9990002010": "9Nd7.@2019-03-12", "9990002029": "",
-		"9990002037": "9Nd7.@2019-03-01,9Nd1.@2024-03-01", "9990002045": "9Nd7.@2012-01-02", "9990002053": "9Nd7.@2023-06-15",
+		"9990002037": "9Nd7.@2019-03-01,9Nd1.@2024-03-01", "9990002045": "9Nd7.@2012-01-02", "9990002053": "9Nd7.@2023-06-15", "9990002061": "9Nd7.@2021-02-02",
 	}
 	for nhs, want := range cases {
 		if got := strings.Join(codes(nhs), ","); got != want {

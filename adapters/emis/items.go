@@ -321,7 +321,7 @@ func (p *parser) allergy(n *xmltok.Node, c ctx) {
 	} else {
 		uncoded = allergen.IsZero() && allergyHeading(e.Code)
 	}
-	e.Kind = record.KindAllergy
+	e.Kind, e.NotShown = record.KindAllergy, record.RuleNone
 	e.Status = record.StatusActive
 	if pr := n.Child("Problem"); pr != nil && problemStatus(pr) == record.StatusInactive {
 		e.Status = record.StatusInactive

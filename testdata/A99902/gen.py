@@ -24,7 +24,7 @@ def code(value, scheme, term, mapcode=None, mapscheme="SNOMED", tag="Code"):
 
 
 def event(guid, date, c, datepart=None, time=None, author=1, etype=1, problem=None, links=(),
-          value=None, group=None, abnormal=None, text=True):
+          value=None, group=None, abnormal=None, text=True, policy=None, termid=None, qualifiers="", linkxml=""):
     s = "<Event><RefID>%d</RefID><GUID>%s</GUID>" % (abs(hash(guid)) % 100000, guid) if False else "<Event><GUID>%s</GUID>" % guid
     if date is not None:
         s += "<AssignedDate>%s</AssignedDate>" % date
@@ -34,14 +34,20 @@ def event(guid, date, c, datepart=None, time=None, author=1, etype=1, problem=No
         s += "<AssignedTime>%s</AssignedTime>" % time
     if author:
         s += "<AuthorID><RefID>%d</RefID></AuthorID>" % author
-    s += "<OriginalAuthor><User><RefID>%d</RefID></User><SystemDate>%s</SystemDate></OriginalAuthor>" % (author or 1, (date if date and date.count("/") == 2 else "01/01/2020") + " 12:00:00")
+    s += "<OriginalAuthor><User><RefID>%d</RefID></User><SystemDate>%s</SystemDate></OriginalAuthor>" % (author if author and author > 0 else 1, (date if date and date.count("/") == 2 else "01/01/2020") + " 12:00:00")
     if text:
         s += "<DisplayTerm>%s</DisplayTerm><DescriptiveText>%s</DescriptiveText>" % (ft("display"), ft("desc"))
+    if policy is not None:
+        s += "<PolicyID>%d</PolicyID>" % policy
     s += c
+    if termid:
+        s += "<TermID><Value>%s</Value><Scheme>SNOMED</Scheme></TermID>" % termid
+    if qualifiers:
+        s += "<QualifierList>" + qualifiers + "</QualifierList>"
     if problem:
         s += "<Problem>" + problem + "</Problem>"
-    if links:
-        s += "<ProblemLinkList>" + "".join("<Link><Target><GUID>%s</GUID></Target><LinkType>0</LinkType></Link>" % l for l in links) + "</ProblemLinkList>"
+    if links or linkxml:
+        s += "<ProblemLinkList>" + "".join("<Link><Target><GUID>%s</GUID></Target><LinkType>0</LinkType></Link>" % l for l in links) + linkxml + "</ProblemLinkList>"
     if group:
         s += "<GroupID>%s</GroupID>" % group
     if value:
@@ -349,9 +355,150 @@ def small():
                + notelist() + tail())
 
 
+def realshapes():
+    """9990002061: the shapes of a real EMIS Open record. Every item carries
+    <PolicyID>-1</PolicyID> (EMIS's null link: no policy) and -1 in unset
+    links; a few carry a positive policy (withheld, with what links to them)."""
+    NULL = -1
+    nolink = "<Link><Target><RefID>-1</RefID></Target><LinkType>0</LinkType></Link>"
+    ev = [
+        consent("E61-CONSENT", "02/02/2021").replace("<Code>", "<PolicyID>-1</PolicyID><Code>", 1),
+        event("E61-ASTHMA", "04/05/2015", code("H33..", "READ2", "Asthma", 195967001), etype=2, policy=NULL,
+              problem="<ProblemStatus>1</ProblemStatus><EndDatePart>-1</EndDatePart><Significance>1</Significance><ParentProblem><RefID>-1</RefID></ParentProblem>",
+              linkxml=nolink),
+        # a positive policy: withheld
+        event("E61-SECRET", "05/05/2020", code("E200.", "READ2", "Anxiety states", 197480006), policy=5),
+        # date-only values in British Summer Time stay on their day
+        event("E61-BST-DAY", "30/06/2026", code("H06z0", "READ2", "Chest infection NOS", 275498002), datepart=0, policy=NULL, links=["E61-ASTHMA"]),
+        event("E61-BST-MIDNIGHT", "01/07/2026 00:00:00", code("M03z0", "READ2", "Cellulitis NOS", 128045006), datepart=0, policy=NULL),
+        event("E61-BST-MIDNIGHT-TIME", "02/07/2026", code("J10y4", "READ2", "Gastritis", 4556007), datepart=0, time="00:00", policy=NULL),
+        event("E61-BST-TIME", "03/07/2026", code("F4C0.", "READ2", "Acute conjunctivitis", 9826008), datepart=0, time="00:30", policy=NULL),
+        event("E61-MONTH", "07/2003", code("7L1H.", "READ2", "Tonsillectomy"), datepart=1, policy=NULL),
+        event("E61-YEAR", "1999", code("S23..", "READ2", "Fracture of lower end of radius", 263199001), datepart=2, policy=NULL),
+        # blood pressure halves with GroupID -1 on different days: no group, never paired
+        event("E61-SYS-ALONE", "01/02/2026", code("2469.", "READ2", "O/E - Systolic BP reading", 72313002), time="09:00",
+              group=NULL, value=num(128, "mmHg"), etype=5, policy=NULL),
+        event("E61-DIA-ALONE", "03/03/2026", code("246A.", "READ2", "O/E - Diastolic BP reading", 1091811000000102), time="10:00",
+              group=NULL, value=num(82, "mmHg"), etype=5, policy=NULL),
+        # SNOMED: a description id sent as the code; a concept with its description id in TermID
+        event("E61-DESC-AS-CODE", "04/04/2024", code("9900612013", "SNOMED", "Synthetic description"), policy=NULL),
+        event("E61-TERMID", "05/04/2024", code("195967001", "SNOMED", "Asthma"), policy=NULL, termid="9900614112"),
+        # about relatives: EventType 12, a family history code, a family-member qualifier
+        event("E61-FH-EVENTTYPE", "06/04/2024", code("G30..", "READ2", "Acute myocardial infarction", 57054005), etype=12, policy=NULL),
+        event("E61-FH-CODE", "07/04/2024", code("12C..", "READ2", "FH: Ischaemic heart disease"), policy=NULL),
+        event("E61-FH-QUALIFIER", "08/04/2024", code("C10F.", "READ2", "Type 2 diabetes mellitus", 44054006), policy=NULL,
+              qualifiers="<Qualifier><QualifierItemID><Value>1</Value><Term>%s</Term></QualifierItemID><Group><Value>1</Value></Group></Qualifier>" % ft("qualifier")),
+        event("E61-NOT-FAMILY", "09/04/2024", code("C10F.", "READ2", "Type 2 diabetes mellitus", 44054006), policy=NULL,
+              qualifiers="<Qualifier><QualifierItemID><Value>15</Value><Term>%s</Term></QualifierItemID><Group><Value>3</Value></Group></Qualifier>" % ft("qualifier")),
+        # an allergy event under the generic drug allergy heading: allergen only in its text
+        event("E61-ALLERGY-EVENT", "10/04/2024", code("14L..", "READ2", "H/O: drug allergy", 416098002), etype=11, policy=NULL),
+    ]
+    # a confidential consultation: it and everything in it are withheld,
+    # and the issue of the course it holds
+    priv = ("<Consultation><GUID>C61-PRIVATE</GUID><AssignedDate>10/05/2026</AssignedDate><DatePart>0</DatePart>"
+            "<UserID><RefID>1</RefID></UserID><LocationID><RefID>1</RefID></LocationID><PolicyID>7</PolicyID><ElementList>")
+    for i, el in enumerate([
+        event("E61-PRIV-SYS", "10/05/2026", code("2469.", "READ2", "O/E - Systolic BP reading", 72313002), time="11:00", group=11,
+              value=num(150, "mmHg"), etype=5, policy=NULL),
+        event("E61-PRIV-DIA", "10/05/2026", code("246A.", "READ2", "O/E - Diastolic BP reading", 1091811000000102), time="11:00", group=11,
+              value=num(95, "mmHg"), etype=5, policy=NULL),
+        medication("M61-PRIV-COURSE", "10/05/2026", code(45670, "EMISPREPARATION", "Sertraline 50mg tablets", 321947006, tag="PreparationID"),
+                   "one daily", 28, "tablet", "REPEAT", "C", repeats=3, extra="<PolicyId>-1</PolicyId>"),
+    ]):
+        priv += "<ConsultationElement><GUID>CE61-P-%d</GUID>%s</ConsultationElement>" % (i, el)
+    priv += "</ElementList></Consultation>"
+    # an open consultation: policy -1, location and user -1 (no link), a
+    # date-only DatePart 0 with a midnight time in the text
+    open_ = ("<Consultation><GUID>C61-OPEN</GUID><AssignedDate>15/06/2026 00:00:00</AssignedDate><DatePart>0</DatePart>"
+             "<UserID><RefID>-1</RefID></UserID><ExternalConsultant>%s</ExternalConsultant><LocationID><RefID>-1</RefID></LocationID>"
+             "<PolicyID>-1</PolicyID><ElementList>") % ft("extconsultant")
+    for i, el in enumerate([
+        # a pair whose diastolic half is confidential: the pair is withheld
+        event("E61-SYS", "15/06/2026", code("2469.", "READ2", "O/E - Systolic BP reading", 72313002), time="09:40", group=4,
+              value=num(138, "mmHg"), etype=5, policy=NULL),
+        event("E61-DIA", "15/06/2026", code("246A.", "READ2", "O/E - Diastolic BP reading", 1091811000000102), time="09:40", group=4,
+              value=num(86, "mmHg"), etype=5, policy=3),
+        event("E61-PEFR", "15/06/2026", code("339A.", "READ2", "Peak flow rate", 18491006), value=num(420, "L/min"), etype=5, policy=NULL,
+              author=NULL, links=["E61-ASTHMA"], linkxml=nolink),
+        ("<Referral><GUID>R61-RESP</GUID><AssignedDate>15/06/2026</AssignedDate><DatePart>0</DatePart><AuthorID><RefID>-1</RefID></AuthorID>"
+         "<DescriptiveText>%s</DescriptiveText><PolicyID>-1</PolicyID>%s<Provider><RefID>-1</RefID></Provider><ReferralReason>%s</ReferralReason>"
+         "<Urgency>0</Urgency></Referral>") % (ft("refdesc"), code("8H7C.", "READ2", "Refer to respiratory physician", 183526002), ft("reason")),
+        # a diary entry (a recall): planned, never something that happened
+        ("<Diary><GUID>D61-FLU-DUE</GUID><AssignedDate>01/10/2026</AssignedDate><DatePart>0</DatePart><AuthorID><RefID>1</RefID></AuthorID>"
+         "<DescriptiveText>%s</DescriptiveText><PolicyID>-1</PolicyID>%s<Reminder>%s</Reminder></Diary>") % (
+            ft("diarydesc"), code("65E..", "READ2", "Influenza vaccination", 86198006), ft("diary")),
+    ]):
+        open_ += "<ConsultationElement><GUID>CE61-O-%d</GUID>%s</ConsultationElement>" % (i, el)
+    open_ += "</ElementList></Consultation>"
+    cons = "<ConsultationList>" + priv + open_ + "</ConsultationList>"
+    inv = ("<InvestigationList>"
+           # a confidential report: its results are withheld
+           "<Investigation><GUID>INV61-PRIVATE</GUID><DisplayTerm>%s</DisplayTerm>%s<DataType>LAB</DataType>"
+           "<AssignedDate>20/05/2026</AssignedDate><PolicyID>6</PolicyID><EventList>%s</EventList></Investigation>"
+           # an open report with one confidential result: the result drops out of its members
+           "<Investigation><GUID>INV61-OPEN</GUID><DisplayTerm>%s</DisplayTerm>%s<DataType>LAB</DataType>"
+           "<AssignedDate>21/05/2026</AssignedDate><AuthorID><RefID>-1</RefID></AuthorID><PolicyID>-1</PolicyID><EventList>%s%s</EventList></Investigation>"
+           "</InvestigationList>") % (
+        ft("labrubric"), code("44G..", "READ2", "Liver function tests", 26958001),
+        event("E61-ALT", "20/05/2026", code("44G3.", "READ2", "ALT/SGPT serum level", 1018251000000107), value=num(30, "U/L", 0, 40), policy=NULL),
+        ft("labrubric"), code("44I..", "READ2", "Serum electrolytes", 252150008),
+        event("E61-NA", "21/05/2026", code("44I5.", "READ2", "Serum sodium", 1000661000000107), value=num(140, "mmol/L", 133, 146), policy=NULL),
+        event("E61-K", "21/05/2026", code("44I4.", "READ2", "Serum potassium", 1000651000000109), value=num("4.1", "mmol/L", "3.5", "5.3"), policy=4))
+    refs = ("<ReferralList><Referral><GUID>R61-PRIVATE</GUID><AssignedDate>22/05/2026</AssignedDate><PolicyID>2</PolicyID>%s"
+            "<Provider><RefID>2</RefID></Provider><Urgency>2</Urgency></Referral></ReferralList>") % code("8H44.", "READ2", "Referral to cardiologist", 183519002)
+    allergies = ("<AllergyList>"
+                 # heading coded, allergen an EMIS drug name with no map
+                 "<Allergy><GUID>A61-UNCODED</GUID><AssignedDate>12/03/2019</AssignedDate><DatePart>0</DatePart><AuthorID><RefID>1</RefID></AuthorID>"
+                 "<DescriptiveText>%s</DescriptiveText><PolicyID>-1</PolicyID>%s<ProblemLinkList>%s</ProblemLinkList>"
+                 "<AllergyType>2</AllergyType><Codes><Value>55501</Value><Scheme>EMISDRUGNAME</Scheme><Term>%s</Term></Codes></Allergy>"
+                 # the allergy's own code local, a drug allergen named: a drug allergy under the national heading
+                 "<Allergy><GUID>A61-LOCALDRUG</GUID><AssignedDate>13/03/2019</AssignedDate><PolicyID>-1</PolicyID>%s"
+                 "<AllergyType>3</AllergyType><Codes><Value>55502</Value><Scheme>EMISCONSTITUENT</Scheme><Term>%s</Term></Codes></Allergy>"
+                 # a local non-drug code: not classifiable, never shown as an allergy
+                 "<Allergy><GUID>A61-LOCALOTHER</GUID><AssignedDate>14/03/2019</AssignedDate><PolicyID>-1</PolicyID>%s"
+                 "<AllergyType>0</AllergyType><Codes><Value>7</Value><Scheme>EMISNONDRUGALLERGY</Scheme><Term>%s</Term></Codes></Allergy>"
+                 # coded allergen: kept as the substance
+                 "<Allergy><GUID>A61-CODED</GUID><AssignedDate>15/03/2019</AssignedDate><PolicyID>-1</PolicyID>%s"
+                 "<AllergyType>2</AllergyType><Codes><Value>55503</Value><Scheme>EMISDRUGNAME</Scheme><Term>%s</Term><MapCode>387207008</MapCode><MapScheme>SNOMED</MapScheme></Codes></Allergy>"
+                 # confidential allergy: withheld
+                 "<Allergy><GUID>A61-PRIVATE</GUID><AssignedDate>16/03/2019</AssignedDate><PolicyID>8</PolicyID>%s<AllergyType>2</AllergyType></Allergy>"
+                 "</AllergyList>") % (
+        ft("allergydesc"), code("14L..", "READ2", "H/O: drug allergy", 416098002), nolink, ft("drugname"),
+        code("EMISNQDR1", "EMISCLINICAL", ft("localterm")), ft("constituent"),
+        code("EMISNQNK2", "EMISCLINICAL", ft("localterm")), ft("nondrug"),
+        code("14L..", "READ2", "H/O: drug allergy", 416098002), ft("drugname"),
+        code("14L5.", "READ2", "H/O: sulphonamide allergy", 294532003))
+    salbutamol = code(56780, "EMISPREPARATION", "Salbutamol 100micrograms/dose inhaler", 320136002, tag="PreparationID")
+    meds = "<MedicationList>" + medication(
+        "M61-SALBUTAMOL", "04/05/2015", salbutamol, "two puffs when required", 1, "inhaler", "REPEAT", "C", repeats=-1, issued=2,
+        duration=-1, extra="<ProblemLinkList><Link><Target><GUID>E61-ASTHMA</GUID></Target><LinkType>0</LinkType></Link>%s</ProblemLinkList><PolicyId>-1</PolicyId>" % nolink) + medication(
+        "M61-NOQTY", "05/05/2015", salbutamol, "as directed", -1, "inhaler", "ACUTE", "P", extra="<PolicyId>-1</PolicyId>") + medication(
+        "M61-PRIVATE", "06/05/2015", salbutamol, "as directed", 1, "inhaler", "ACUTE", "C", extra="<PolicyId>12</PolicyId>") + "</MedicationList>"
+    issues = "<IssueList>" + "".join([
+        medication("I61-SALB-1", "01/06/2026", salbutamol, "two puffs when required", 1, "inhaler", "REPEAT", "", tag="Issue", link="M61-SALBUTAMOL", extra="<PolicyId>-1</PolicyId>"),
+        medication("I61-NULLLINK", "02/06/2026", salbutamol, "two puffs when required", 1, "inhaler", "REPEAT", "", tag="Issue", link="-1", extra="<PolicyId>-1</PolicyId>"),
+        medication("I61-PRIV-ISSUE", "11/05/2026", code(45670, "EMISPREPARATION", "Sertraline 50mg tablets", 321947006, tag="PreparationID"),
+                   "one daily", 28, "tablet", "REPEAT", "", tag="Issue", link="M61-PRIV-COURSE", extra="<PolicyId>-1</PolicyId>"),
+        medication("I61-OF-PRIVATE", "07/05/2015", salbutamol, "as directed", 1, "inhaler", "ACUTE", "", tag="Issue", link="M61-PRIVATE", extra="<PolicyId>-1</PolicyId>"),
+    ]) + "</IssueList>"
+    alerts = ("<AlertList><Alert><GUID>AL61-DNACPR</GUID><AssignedDate>01/01/2026</AssignedDate><DescriptiveText>%s</DescriptiveText>"
+              "<PolicyID>-1</PolicyID>%s<Book>-1</Book></Alert></AlertList>") % (ft("alert"), code("1R1..", "READ2", "Not for resuscitation", 304253006))
+    diary = ("<DiaryList><Diary><GUID>D61-REVIEW</GUID><AssignedDate>15/01/2027</AssignedDate><DatePart>0</DatePart><PolicyID>-1</PolicyID>%s"
+             "<Reminder>%s</Reminder><ReminderType>L</ReminderType><LocationTypeID><RefID>-1</RefID></LocationTypeID></Diary></DiaryList>") % (
+        code("66YJ.", "READ2", "Asthma annual review", 270442000), ft("diary"))
+    reg = registration("9990002061", "Realshape", "Rhona", "11/11/1966", "F", title="Ms").replace(
+        "</Registration>", "<PolicyId>-1</PolicyId></Registration>", 1).replace(
+        "<RegisteredGpID><RefID>1</RefID></RegisteredGpID>", "<RegisteredGpID><RefID>1</RefID></RegisteredGpID><UsualGpID><RefID>-1</RefID></UsualGpID>", 1)
+    # a decoy location with RefID -1: a -1 link must never reach it
+    decoy = "<LocationList><Location><RefID>-1</RefID><GUID>-1</GUID><LocationName>%s</LocationName><NationalCode>Z99999</NationalCode></Location>" % ft("locname")
+    return doc(reg + "<EventList>" + "".join(ev) + "</EventList>" + cons + inv + refs + allergies + meds + issues
+               + "<AttachmentList/>" + diary + alerts + notelist() + tail(created="30/11/2026").replace("<LocationList>", decoy, 1))
+
+
 if __name__ == "__main__":
     for nhs, fn in [("9990002002", story), ("9990002010", everything), ("9990002029", noconsent),
-                    ("9990002037", dissent), ("9990002045", large), ("9990002053", small)]:
+                    ("9990002037", dissent), ("9990002045", large), ("9990002053", small),
+                    ("9990002061", realshapes)]:
         seq[0] = 0
         with open(nhs + ".xml", "w") as f:
             f.write(fn())

@@ -1,0 +1,227 @@
+package emis
+
+import (
+	"bytes"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"mig/adapters/record"
+)
+
+// The tests in this file hold the rules of issue 11 for EMIS Open, with
+// expectations written by hand (not regenerated): testdata/A99902/9990002061
+// has the shapes of a real EMIS Open record (-1 in every unset policy and
+// link field), and small documents test each rule alone.
+
+func utcDate(y int, m time.Month, d, h, mi int, p record.Precision) record.Date {
+	return record.Date{T: time.Date(y, m, d, h, mi, 0, 0, time.UTC), P: p}
+}
+
+// TestRealShapes: nothing is withheld for a -1 policy; each positive
+// policy withholds its item and what links to it; every other rule of the
+// issue holds on the same record.
+func TestRealShapes(t *testing.T) {
+	r := parse(t, readExtract(t, "9990002061"), record.ParseOptions{NHSNumber: "9990002061"})
+
+	// Withheld: the items with a positive policy, and what links to them.
+	wantWithheld := []string{
+		"E61-SECRET",                                                     // PolicyID 5
+		"C61-PRIVATE", "E61-PRIV-SYS", "E61-PRIV-DIA", "M61-PRIV-COURSE", // a consultation with PolicyID 7, all it holds
+		"I61-PRIV-ISSUE",     // an issue of that course (its own PolicyId is -1)
+		"E61-SYS", "E61-DIA", // a pair whose diastolic half has PolicyID 3
+		"INV61-PRIVATE", "E61-ALT", // a report with PolicyID 6 and its result
+		"E61-K",                      // one result with PolicyID 4 (its report stays)
+		"R61-PRIVATE", "A61-PRIVATE", // a referral and an allergy with policies
+		"M61-PRIVATE", "I61-OF-PRIVATE", // a course with PolicyId 12 and its issue
+	}
+	got := append([]string(nil), r.WithheldIDs...)
+	sort.Strings(got)
+	want := append([]string(nil), wantWithheld...)
+	sort.Strings(want)
+	if !r.Withheld || strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("withheld %v (flag %v), want %v", got, r.Withheld, want)
+	}
+	for _, id := range wantWithheld {
+		if has(r, id) {
+			t.Errorf("%s is in the record", id)
+		}
+	}
+
+	day := func(y int, m time.Month, d int) record.Date { return utcDate(y, m, d, 0, 0, record.PrecisionDay) }
+	cases := []struct {
+		id       string
+		kind     record.Kind
+		notShown record.Rule
+		planned  bool
+		eff      record.Date
+	}{
+		{"E61-CONSENT", record.KindNone, record.RuleAdministration, false, day(2021, 2, 2)},
+		{"E61-ASTHMA", record.KindProblem, "", false, day(2015, 5, 4)},
+		// DatePart 0 in British Summer Time: the calendar day, never the day before
+		{"E61-BST-DAY", record.KindDiagnosis, "", false, day(2026, 6, 30)},
+		{"E61-BST-MIDNIGHT", record.KindDiagnosis, "", false, day(2026, 7, 1)},      // "01/07/2026 00:00:00", DatePart 0
+		{"E61-BST-MIDNIGHT-TIME", record.KindDiagnosis, "", false, day(2026, 7, 2)}, // AssignedTime 00:00 is no time
+		// a real time (AssignedTime 00:30 BST) is UK local time: 23:30 UTC the day before
+		{"E61-BST-TIME", record.KindDiagnosis, "", false, utcDate(2026, 7, 2, 23, 30, record.PrecisionMinute)},
+		{"E61-MONTH", record.KindProcedure, "", false, utcDate(2003, 7, 1, 0, 0, record.PrecisionMonth)},
+		{"E61-YEAR", record.KindDiagnosis, "", false, utcDate(1999, 1, 1, 0, 0, record.PrecisionYear)},
+		// GroupID -1 is no group: halves of different days stay apart
+		{"E61-SYS-ALONE", record.KindBloodPressure, "", false, utcDate(2026, 2, 1, 9, 0, record.PrecisionMinute)},
+		{"E61-DIA-ALONE", record.KindBloodPressure, "", false, utcDate(2026, 3, 3, 10, 0, record.PrecisionMinute)},
+		// SNOMED only, no release loaded: accounted for, not shown
+		{"E61-DESC-AS-CODE", record.KindNone, record.RuleUnclassifiable, false, day(2024, 4, 4)},
+		{"E61-TERMID", record.KindNone, record.RuleUnclassifiable, false, day(2024, 4, 5)},
+		// about a relative
+		{"E61-FH-EVENTTYPE", record.KindNone, record.RuleRelative, false, day(2024, 4, 6)},
+		{"E61-FH-CODE", record.KindNone, record.RuleRelative, false, day(2024, 4, 7)},
+		{"E61-FH-QUALIFIER", record.KindNone, record.RuleRelative, false, day(2024, 4, 8)},
+		{"E61-NOT-FAMILY", record.KindDiagnosis, "", false, day(2024, 4, 9)}, // a laterality qualifier
+		{"E61-ALLERGY-EVENT", record.KindAllergy, "", false, day(2024, 4, 10)},
+		{"C61-OPEN", record.KindEncounter, "", false, day(2026, 6, 15)}, // "15/06/2026 00:00:00", DatePart 0
+		{"E61-PEFR", record.KindInvestigation, "", false, day(2026, 6, 15)},
+		{"R61-RESP", record.KindReferral, "", false, day(2026, 6, 15)},
+		{"D61-FLU-DUE", record.KindImmunisation, "", true, day(2026, 10, 1)},
+		{"D61-REVIEW", record.KindNone, record.RulePrevention, true, day(2027, 1, 15)},
+		{"INV61-OPEN", record.KindInvestigation, "", false, day(2026, 5, 21)},
+		{"E61-NA", record.KindInvestigation, "", false, day(2026, 5, 21)},
+		{"A61-UNCODED", record.KindAllergy, "", false, day(2019, 3, 12)},
+		{"A61-LOCALDRUG", record.KindAllergy, "", false, day(2019, 3, 13)},
+		{"A61-LOCALOTHER", record.KindNone, record.RuleUnclassifiable, false, day(2019, 3, 14)},
+		{"A61-CODED", record.KindAllergy, "", false, day(2019, 3, 15)},
+		{"M61-SALBUTAMOL", record.KindMedicationAuthorisation, "", false, day(2015, 5, 4)},
+		{"M61-NOQTY", record.KindMedicationAuthorisation, "", false, day(2015, 5, 5)},
+		{"I61-SALB-1", record.KindMedicationIssue, "", false, day(2026, 6, 1)},
+		{"I61-NULLLINK", record.KindMedicationIssue, "", false, day(2026, 6, 2)},
+		{"AL61-DNACPR", record.KindRisk, "", false, day(2026, 1, 1)},
+	}
+	if len(r.Entries) != len(cases) {
+		t.Errorf("%d entries, want %d", len(r.Entries), len(cases))
+	}
+	for _, c := range cases {
+		e := find(t, r, c.id)
+		if e.Kind != c.kind || e.NotShown != c.notShown || e.Planned != c.planned || e.Effective != c.eff {
+			t.Errorf("%s: kind %v notShown %q planned %v effective %v; want %v %q %v %v",
+				c.id, e.Kind, e.NotShown, e.Planned, e.Effective, c.kind, c.notShown, c.planned, c.eff)
+		}
+	}
+
+	// -1 links are no links.
+	for _, id := range []string{"C61-OPEN", "E61-PEFR", "R61-RESP", "INV61-OPEN"} {
+		if e := find(t, r, id); e.Author != nil || e.Organisation != "" {
+			t.Errorf("%s: author %+v organisation %q from a -1 link", id, e.Author, e.Organisation)
+		}
+	}
+	if ref := find(t, r, "R61-RESP"); ref.Referral.Recipient != "" || ref.Encounter != "C61-OPEN" {
+		t.Errorf("referral %+v in %q", ref.Referral, ref.Encounter)
+	}
+	if a := find(t, r, "I61-NULLLINK").Medication.Authorisation; a != "" {
+		t.Errorf("issue with MedicationLink -1 tied to %q", a)
+	}
+	if a := find(t, r, "I61-SALB-1").Medication.Authorisation; a != "M61-SALBUTAMOL" {
+		t.Errorf("issue authorisation %q", a)
+	}
+	if links := find(t, r, "E61-ASTHMA").Problem.Links; strings.Join(links, ",") != "E61-BST-DAY,E61-PEFR,M61-SALBUTAMOL" {
+		t.Errorf("problem links %v", links)
+	}
+	if mi := find(t, r, "M61-SALBUTAMOL").Medication; mi.RepeatsAllowed != 0 || mi.DurationDays != 0 {
+		t.Errorf("-1 counts read as counts: %+v", mi)
+	}
+	if mi := find(t, r, "M61-NOQTY").Medication; mi.QuantityValue != nil || !mi.Quantity.IsZero() {
+		t.Errorf("-1 quantity kept: %+v", mi)
+	}
+	if p := find(t, r, "E61-ASTHMA").Problem; p.Significance != "major" || find(t, r, "E61-ASTHMA").End != (record.Date{}) {
+		t.Errorf("problem %+v", p)
+	}
+	// The report keeps its visible result; the confidential one drops out.
+	if m := find(t, r, "INV61-OPEN").Members; strings.Join(m, ",") != "E61-NA" {
+		t.Errorf("report members %v", m)
+	}
+	// Unpaired halves keep their own value.
+	if e := find(t, r, "E61-SYS-ALONE"); e.Systolic == nil || e.Systolic.Value != "128" || e.Diastolic != nil {
+		t.Errorf("systolic alone %+v", e)
+	}
+
+	// Allergies.
+	allergies := []struct {
+		id        string
+		code      string // codes as entered first
+		substance string
+		uncoded   bool
+	}{
+		{"E61-ALLERGY-EVENT", "14L..|416098002", "", true}, // heading, allergen in text only
+		{"A61-UNCODED", "14L..|416098002", "", true},       // heading, EMIS drug name without a map
+		{"A61-LOCALDRUG", "14L..|EMISNQDR1", "", true},     // local code, drug allergen named: the national heading
+		{"A61-CODED", "14L..|416098002", "55503|387207008", false},
+	}
+	for _, a := range allergies {
+		e := find(t, r, a.id)
+		if codeOf(e.Code) != a.code || codeOf(e.Allergy.Substance) != a.substance || e.Allergy.AllergenUncoded != a.uncoded ||
+			e.Allergy.Confirmed || e.Allergy.Category != record.AllergyDrug || e.Status != record.StatusActive {
+			t.Errorf("%s: code %s substance %s %+v", a.id, codeOf(e.Code), codeOf(e.Allergy.Substance), *e.Allergy)
+		}
+		for _, cd := range e.Code.Codings {
+			if cd.System == record.SystemEMISLocal && !cd.Term.IsZero() {
+				t.Errorf("%s: local term kept", a.id)
+			}
+		}
+	}
+
+	// SNOMED description ids are never concept codes.
+	if c := find(t, r, "E61-DESC-AS-CODE").Code.Codings; len(c) != 1 || c[0].Code != "" || c[0].DescriptionID != "9900612013" {
+		t.Errorf("description id as code: %+v", c)
+	}
+	if c := find(t, r, "E61-TERMID").Code.Codings; len(c) != 1 || c[0].Code != "195967001" || c[0].DescriptionID != "9900614112" {
+		t.Errorf("concept and TermID: %+v", c)
+	}
+
+	// Every item read is accounted for: 48 items (18 events, 2
+	// consultations with 6 items, 2 reports with 3 results, 1 referral, 5
+	// allergies, 3 courses, 4 issues, 1 diary entry, 1 alert), all coded.
+	if n := countItems(readExtract(t, "9990002061")); r.Stats.Read != n || n != 48 {
+		t.Errorf("Stats.Read %d, items in the extract %d, want 48", r.Stats.Read, n)
+	}
+	if r.Stats.Withheld != len(wantWithheld) || r.Stats.Duplicate != 0 {
+		t.Errorf("stats %+v", r.Stats)
+	}
+}
+
+// countItems counts the item elements of an EMIS Open document: what Parse
+// reads into entries when each is coded.
+func countItems(b []byte) int {
+	n := 0
+	for _, tag := range []string{"Event", "Consultation", "Investigation", "Referral", "Allergy", "Medication", "Issue", "Diary", "Alert"} {
+		n += bytes.Count(b, []byte("<"+tag+">"))
+	}
+	return n
+}
+
+// TestAccounting: in every extract, each item read is shown, not shown by a
+// rule (kept with NotShown), merged into a blood pressure pair, withheld or
+// a duplicate; and every KindNone entry says why.
+func TestAccounting(t *testing.T) {
+	for _, nhs := range extracts {
+		r := parse(t, readExtract(t, nhs), record.ParseOptions{})
+		merged := 0
+		for _, e := range r.Entries {
+			if e.Kind == record.KindBloodPressure && !e.SystolicCode.IsZero() && !e.DiastolicCode.IsZero() {
+				merged++
+			}
+			if e.Kind == record.KindNone && e.NotShown == record.RuleNone {
+				t.Errorf("%s %s: KindNone without a reason", nhs, e.ID)
+			}
+			if e.Kind != record.KindNone && e.NotShown != record.RuleNone {
+				t.Errorf("%s %s: shown kind %v with a not-shown rule %q", nhs, e.ID, e.Kind, e.NotShown)
+			}
+			for _, cd := range e.Code.Codings {
+				if cd.System == record.SystemSNOMED && cd.Code != "" && record.IsDescriptionID(cd.Code) {
+					t.Errorf("%s %s: description id %s as a concept code", nhs, e.ID, cd.Code)
+				}
+			}
+		}
+		if got := len(r.Entries) + r.Stats.Withheld + r.Stats.Duplicate + merged; got != r.Stats.Read {
+			t.Errorf("%s: read %d, accounted for %d (%d entries, %+v, %d merged)", nhs, r.Stats.Read, got, len(r.Entries), r.Stats, merged)
+		}
+	}
+}
