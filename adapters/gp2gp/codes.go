@@ -55,10 +55,27 @@ func isOID(s string) bool {
 // concept reads a CD/CV element: the code as entered first, then its
 // translations. Terms are kept only for national codes; local codings are
 // kept (without term) only when a national coding accompanies them.
-// originalText is never read.
+// originalText is never read. A SNOMED CT code goes through
+// record.SNOMEDCoding, so a description id is never kept as a concept id.
 func concept(n *xmltok.Node) record.Concept {
-	if n == nil {
+	c, national := codings(n)
+	if !national {
 		return record.Concept{}
+	}
+	return c
+}
+
+// statementCode reads a statement's code: concept's result when a national
+// code is there; otherwise the local codings alone (without terms), so that
+// a statement coded only locally is kept as an unclassifiable entry (never
+// shown, counted by --report by system and code) instead of vanishing.
+func statementCode(n *xmltok.Node) (c record.Concept, national bool) {
+	return codings(n)
+}
+
+func codings(n *xmltok.Node) (record.Concept, bool) {
+	if n == nil {
+		return record.Concept{}, false
 	}
 	var c record.Concept
 	national := false
@@ -67,19 +84,21 @@ func concept(n *xmltok.Node) record.Concept {
 		if code == "" || m.Attr("nullFlavor") != "" || len(code) > 64 {
 			return
 		}
-		oid := m.Attr("codeSystem")
-		cd := record.Coding{Code: code}
-		if sys := nationalSystem(oid); sys != "" {
-			cd.System = sys
-			cd.Term = record.NewTerm(m.Attr("displayName"))
+		oid := strings.TrimSpace(m.Attr("codeSystem"))
+		var cd record.Coding
+		if sys := nationalSystem(oid); sys == record.SystemSNOMED {
+			cd = record.SNOMEDCoding(code, record.NewTerm(m.Attr("displayName")))
+			national = true
+		} else if sys != "" {
+			cd = record.Coding{System: sys, Code: code, Term: record.NewTerm(m.Attr("displayName"))}
 			national = true
 		} else if sys := localSystem(oid); sys != "" {
-			cd.System = sys
+			cd = record.Coding{System: sys, Code: code}
 		} else {
 			return
 		}
 		for _, have := range c.Codings {
-			if have.System == cd.System && have.Code == cd.Code {
+			if have.System == cd.System && have.Code == cd.Code && have.DescriptionID == cd.DescriptionID {
 				return
 			}
 		}
@@ -89,10 +108,29 @@ func concept(n *xmltok.Node) record.Concept {
 	for _, t := range n.All("translation") {
 		add(t)
 	}
-	if !national {
-		return record.Concept{}
+	if national {
+		return c, true
 	}
-	return c
+	// Local codings only: kept without terms (they are free text).
+	return c, false
+}
+
+// isNational reports whether c holds a national coding.
+func isNational(c record.Concept) bool {
+	for _, cd := range c.Codings {
+		if cd.System == record.SystemReadV2 || cd.System == record.SystemCTV3 || cd.System == record.SystemSNOMED {
+			return true
+		}
+	}
+	return false
+}
+
+// coded reports whether a code element carries a usable code in a national
+// or local (OID) code system: what makes a statement "coded" for
+// Record.Stats.Read.
+func coded(n *xmltok.Node) bool {
+	c, _ := codings(n)
+	return !c.IsZero()
 }
 
 // sameCode reports whether a and b share a coding.
@@ -137,8 +175,13 @@ func noKnownAllergy(c record.Concept) bool {
 		"428197003", "716220001")
 }
 
-// quantity reads a PQ element's value and unit (unit "1", unity, which
-// GP2GP senders use when the real unit is only in free text, is dropped).
+// quantity reads a PQ element's value and unit. GP2GP senders often write
+// unit="1" (unity) and put the unit the laboratory reported in
+// translation/originalText; the unit is then taken from there. Either way
+// it goes through Quantity.SetUnit, which keeps only a vetted unit (valid
+// UCUM or a known GP unit string) and otherwise marks the unit withheld:
+// originalText is free text, and only a string on that fixed vocabulary is
+// ever kept from it.
 func quantity(n *xmltok.Node) *record.Quantity {
 	if n == nil || n.Attr("nullFlavor") != "" {
 		return nil
@@ -148,10 +191,75 @@ func quantity(n *xmltok.Node) *record.Quantity {
 		return nil
 	}
 	q := &record.Quantity{Value: v}
-	if u := strings.TrimSpace(n.Attr("unit")); u != "1" && len(u) <= 32 {
-		q.Unit = u
+	unit := strings.TrimSpace(n.Attr("unit"))
+	if unit == "" || unit == "1" {
+		for _, t := range n.All("translation") {
+			if ot := t.Child("originalText"); ot != nil && ot.Text != "" {
+				unit = ot.Text
+				break
+			}
+		}
 	}
+	q.SetUnit(unit)
 	return q
+}
+
+// value reads an observation's value as a quantity: PQ (also a value with
+// no xsi:type but a number in its value attribute, which some senders
+// write), or IVL_PQ. An interval with one bound is a result such as "<0.5"
+// or ">90": its bound with a comparator ("<" or "<=" for high only, ">" or
+// ">=" for low only; HL7 v3 bounds are inclusive unless inclusive="false").
+// An interval with both bounds: equal bounds are that value; otherwise the
+// result is reported as at least its low bound (">=" or ">"), a true
+// statement that never shows a number the source did not give as the
+// result; the upper bound is not kept (the record has no range value).
+func value(v *xmltok.Node) *record.Quantity {
+	if v == nil || v.Attr("nullFlavor") != "" {
+		return nil
+	}
+	switch xsiType(v) {
+	case "PQ":
+		return quantity(v)
+	case "IVL_PQ":
+		lo, hi := v.Child("low"), v.Child("high")
+		lq, hq := quantity(lo), quantity(hi)
+		switch {
+		case lq != nil && hq != nil:
+			if lq.Value == hq.Value {
+				return lq
+			}
+			lq.Comparator = ">="
+			if exclusive(lo) {
+				lq.Comparator = ">"
+			}
+			return lq
+		case lq != nil:
+			lq.Comparator = ">="
+			if exclusive(lo) {
+				lq.Comparator = ">"
+			}
+			return lq
+		case hq != nil:
+			hq.Comparator = "<="
+			if exclusive(hi) {
+				hq.Comparator = "<"
+			}
+			return hq
+		}
+		if c := v.Child("center"); c != nil {
+			return quantity(c)
+		}
+		return nil
+	case "":
+		if v.Attr("value") != "" && v.Attr("code") == "" {
+			return quantity(v)
+		}
+	}
+	return nil
+}
+
+func exclusive(n *xmltok.Node) bool {
+	return strings.EqualFold(strings.TrimSpace(n.Attr("inclusive")), "false")
 }
 
 func isNumber(s string) bool {
@@ -163,26 +271,41 @@ func isNumber(s string) bool {
 }
 
 // xsiType returns the xsi:type of a value element, without any prefix.
+// Some senders write the type without its namespace (type="CD"): read too.
 func xsiType(n *xmltok.Node) string {
+	t := ""
 	for _, a := range n.Attrs {
-		if a.Local == "type" && (a.Space == "http://www.w3.org/2001/XMLSchema-instance" || a.Space == "xsi") {
-			t := a.Value
-			if i := strings.IndexByte(t, ':'); i >= 0 {
-				t = t[i+1:]
+		if a.Local == "type" && (a.Space == "http://www.w3.org/2001/XMLSchema-instance" || a.Space == "xsi" || a.Space == "") {
+			t = a.Value
+			if a.Space != "" {
+				break
 			}
-			return t
 		}
 	}
-	return ""
+	if i := strings.IndexByte(t, ':'); i >= 0 {
+		t = t[i+1:]
+	}
+	return strings.TrimSpace(t)
 }
 
+// oidInterpretation is the GP2GP interpretation code system (NHS
+// "Interpretation" codes: HI, LO, OR, HH, LL, AA, PA ...).
+const oidInterpretation = "2.16.840.1.113883.2.1.6.5"
+
 // interpretation maps a GP2GP interpretationCode to HL7 v3
-// ObservationInterpretation.
+// ObservationInterpretation, the coding the FHIR mapper shows: HI above
+// high reference limit -> H; LO below low reference limit -> L; HH, LL, AA
+// as themselves; PA potentially abnormal and OR outside reference range
+// (abnormal) -> A; N normal. A code outside this table (or a nullFlavor)
+// gives no interpretation: it is never guessed.
 func interpretation(n *xmltok.Node) record.Concept {
-	if n == nil {
+	if n == nil || n.Attr("nullFlavor") != "" {
 		return record.Concept{}
 	}
-	code := map[string]string{"HI": "H", "LO": "L", "PA": "A", "H": "H", "L": "L", "A": "A",
+	if sys := strings.TrimSpace(n.Attr("codeSystem")); sys != "" && sys != oidInterpretation {
+		return record.Concept{}
+	}
+	code := map[string]string{"HI": "H", "LO": "L", "PA": "A", "OR": "A", "H": "H", "L": "L", "A": "A",
 		"HH": "HH", "LL": "LL", "N": "N", "AA": "AA"}[strings.ToUpper(strings.TrimSpace(n.Attr("code")))]
 	if code == "" {
 		return record.Concept{}

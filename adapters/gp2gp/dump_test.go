@@ -19,20 +19,28 @@ import (
 
 type dCoding struct {
 	System, Code, Term string
+	DescriptionID      string `json:",omitempty"`
 }
 
 type dQuantity struct {
 	Value, Unit, Comparator string `json:",omitempty"`
+	UnitWithheld            bool   `json:",omitempty"`
 }
 
 type dEntry struct {
 	ID, Kind, Status         string
+	Planned                  bool   `json:",omitempty"`
+	NotShown                 string `json:",omitempty"`
 	Code                     []dCoding
 	Effective, End, Recorded string     `json:",omitempty"`
 	Value                    *dQuantity `json:",omitempty"`
 	RangeLow, RangeHigh      *dQuantity `json:",omitempty"`
 	Interpretation           []dCoding  `json:",omitempty"`
 	Systolic, Diastolic      *dQuantity `json:",omitempty"`
+	SystolicRangeLow         *dQuantity `json:",omitempty"`
+	SystolicRangeHigh        *dQuantity `json:",omitempty"`
+	DiastolicRangeLow        *dQuantity `json:",omitempty"`
+	DiastolicRangeHigh       *dQuantity `json:",omitempty"`
 	SystolicCode             []dCoding  `json:",omitempty"`
 	DiastolicCode            []dCoding  `json:",omitempty"`
 	Parent                   string     `json:",omitempty"`
@@ -47,6 +55,8 @@ type dEntry struct {
 	RepeatsIssued            int        `json:",omitempty"`
 	AllergyCategory          string     `json:",omitempty"`
 	Substance, Reaction      []dCoding  `json:",omitempty"`
+	AllergenUncoded          bool       `json:",omitempty"`
+	Confirmed                bool       `json:",omitempty"`
 	Priority, Recipient      string     `json:",omitempty"`
 	Encounter, Organisation  string     `json:",omitempty"`
 	Author                   string     `json:",omitempty"`
@@ -58,6 +68,8 @@ type dRecord struct {
 	Name                   []string
 	Address                []string
 	Withheld               bool
+	WithheldIDs            []string `json:",omitempty"`
+	Stats                  record.Stats
 	Entries                []dEntry `json:",omitempty"`
 }
 
@@ -73,16 +85,26 @@ func dDate(d record.Date) string {
 func dCodings(c record.Concept) []dCoding {
 	var out []dCoding
 	for _, cd := range c.Codings {
-		out = append(out, dCoding{cd.System, cd.Code, cd.Term.String()})
+		out = append(out, dCoding{cd.System, cd.Code, cd.Term.String(), cd.DescriptionID})
 	}
 	return out
+}
+
+// roleSummary prints a role's codings as {system code term}.
+func roleSummary(c record.Concept) string {
+	type sct struct{ System, Code, Term string }
+	var out []sct
+	for _, cd := range c.Codings {
+		out = append(out, sct{cd.System, cd.Code, cd.Term.String()})
+	}
+	return fmt.Sprint(out)
 }
 
 func dQ(q *record.Quantity) *dQuantity {
 	if q == nil {
 		return nil
 	}
-	return &dQuantity{q.Value, q.Unit, q.Comparator}
+	return &dQuantity{q.Value, q.Unit, q.Comparator, q.UnitWithheld}
 }
 
 // dump returns the record's JSON image. withDosage false leaves out the
@@ -90,19 +112,25 @@ func dQ(q *record.Quantity) *dQuantity {
 func dump(t testing.TB, r *record.Record, withDosage bool) []byte {
 	t.Helper()
 	dr := dRecord{Format: r.Format, Extracted: dDate(r.Extracted), NHSNumber: r.Patient.NHSNumber,
-		PracticeODS: r.Patient.PracticeODS, Withheld: r.Withheld}
+		PracticeODS: r.Patient.PracticeODS, Withheld: r.Withheld, WithheldIDs: r.WithheldIDs, Stats: r.Stats}
 	n := r.Patient.Name
 	dr.Name = append(append([]string{n.Prefix()}, n.Given()...), n.Family())
 	a := r.Patient.Address
 	dr.Address = append(append(a.Lines(), a.City(), a.District()), a.PostalCode())
 	for _, e := range r.Entries {
-		de := dEntry{ID: e.ID, Kind: e.Kind.String(), Status: e.Status.String(), Code: dCodings(e.Code),
+		de := dEntry{ID: e.ID, Kind: e.Kind.String(), Status: e.Status.String(), Planned: e.Planned, NotShown: string(e.NotShown), Code: dCodings(e.Code),
 			Effective: dDate(e.Effective), End: dDate(e.End), Recorded: dDate(e.Recorded), Value: dQ(e.Value),
 			Interpretation: dCodings(e.Interpretation), Systolic: dQ(e.Systolic), Diastolic: dQ(e.Diastolic),
 			SystolicCode: dCodings(e.SystolicCode), DiastolicCode: dCodings(e.DiastolicCode),
 			Parent: e.Parent, Members: e.Members, Encounter: e.Encounter, Organisation: e.Organisation}
 		if e.Range != nil {
 			de.RangeLow, de.RangeHigh = dQ(e.Range.Low), dQ(e.Range.High)
+		}
+		if e.SystolicRange != nil {
+			de.SystolicRangeLow, de.SystolicRangeHigh = dQ(e.SystolicRange.Low), dQ(e.SystolicRange.High)
+		}
+		if e.DiastolicRange != nil {
+			de.DiastolicRangeLow, de.DiastolicRangeHigh = dQ(e.DiastolicRange.Low), dQ(e.DiastolicRange.High)
 		}
 		if p := e.Problem; p != nil {
 			de.Significance, de.Links = p.Significance, p.Links
@@ -116,12 +144,13 @@ func dump(t testing.TB, r *record.Record, withDosage bool) []byte {
 		}
 		if al := e.Allergy; al != nil {
 			de.AllergyCategory, de.Substance, de.Reaction = al.Category, dCodings(al.Substance), dCodings(al.Reaction)
+			de.AllergenUncoded, de.Confirmed = al.AllergenUncoded, al.Confirmed
 		}
 		if rf := e.Referral; rf != nil {
 			de.Priority, de.Recipient = rf.Priority, rf.Recipient
 		}
 		if p := e.Author; p != nil {
-			de.Author = strings.Join([]string{p.ID, p.Name.Prefix(), strings.Join(p.Name.Given(), " "), p.Name.Family(), fmt.Sprint(dCodings(p.Role))}, "|")
+			de.Author = strings.Join([]string{p.ID, p.Name.Prefix(), strings.Join(p.Name.Given(), " "), p.Name.Family(), roleSummary(p.Role)}, "|")
 		}
 		dr.Entries = append(dr.Entries, de)
 	}

@@ -80,6 +80,13 @@ func freeTexts(t *testing.T, doc []byte) (free []string, national, dosage map[st
 				if n >= 3 && stack[n-1] == "originalText" && stack[n-2] == "translation" && stack[n-3] == "quantity" ||
 					n >= 2 && stack[n-2] == "pertinentMedicationDosage" {
 					dosage[s] = true
+				} else if _, vetted := record.UCUMCode(s); vetted && n >= 3 && stack[n-1] == "originalText" &&
+					stack[n-2] == "translation" && (stack[n-3] == "value" || stack[n-3] == "low" || stack[n-3] == "high") {
+					// A result's unit, given in originalText beside unit="1":
+					// kept only when it is on the vetted unit vocabulary
+					// (record.UCUMCode), so it is not free text; any other
+					// string there is, and is checked.
+					dosage[s] = true
 				} else {
 					free = append(free, s)
 				}

@@ -7,8 +7,14 @@
 // Free text (NarrativeStatement, text, originalText, pertinentAnnotation,
 // local-code terms) is never read into the record; the one exception is a
 // prescription's dosage instruction and quantity text (record.DosageText).
-// Items marked confidential (UK07 confidentialityCode NOPAT) are left out
-// and Record.Withheld is set.
+// Items marked confidential (UK07 confidentialityCode NOPAT) are left out,
+// with what links to them (the contents of a confidential consultation, the
+// issues of a confidential authorisation, both halves of a blood pressure
+// reading, a problem naming a confidential statement), and Record.Withhold
+// is told of each. Every coded statement read is counted (Stats.Read) and
+// ends as an entry (a KindNone one says by NotShown why it is not shown),
+// merged into another entry, withheld, or a duplicate; Record.Finish runs
+// last.
 package gp2gp
 
 import (
@@ -50,18 +56,25 @@ type parser struct {
 	sawExtract bool
 	agents     map[string]record.Person
 
-	// Bookkeeping for the links resolved once every composition is read.
-	withheld     map[string]bool        // ids of statements left out as confidential
-	alias        map[string]string      // statement id -> id of the entry that holds it
-	medStatement map[string][]string    // MedicationStatement id -> its entries
-	absorbable   map[string]bool        // entries a problem may absorb (plain coded statements)
-	requests     map[string]bool        // entries read from RequestStatements
-	discontinued map[string]record.Date // authorisation id -> when discontinued
+	// Bookkeeping for the links resolved once every composition is read,
+	// keyed by element type and id where the element type is known (see
+	// key); entries by their index in rec.Entries, whose src says which
+	// element each was read from.
+	src          []key               // per entry: the element it was read from
+	gone         map[int]bool        // entries merged into another or withheld
+	withheld     map[key]bool        // statements left out as confidential
+	toWithhold   []key               // of those, what Record.Withhold is told, in order
+	merged       map[key]string      // statement -> id of the entry that holds it
+	medStatement map[string][]int    // MedicationStatement id -> its entries
+	absorbable   map[int]bool        // entries a problem may absorb (plain coded statements)
+	requests     map[int]bool        // entries read from RequestStatements
+	discontinued map[key]record.Date // authorisation -> when discontinued
 	problems     []pendingProblem
+	linkSetCodes map[int]record.Concept // a LinkSet entry's own code
 }
 
 type pendingProblem struct {
-	id          string
+	index       int // the LinkSet's entry
 	named       string
 	links       []string
 	unspecified bool // LinkSet coded 394776006 "Unspecified problem"
@@ -72,12 +85,14 @@ func newParser(opt record.ParseOptions) *parser {
 		opt:          opt,
 		rec:          record.Record{Format: Format},
 		agents:       map[string]record.Person{},
-		withheld:     map[string]bool{},
-		alias:        map[string]string{},
-		medStatement: map[string][]string{},
-		absorbable:   map[string]bool{},
-		requests:     map[string]bool{},
-		discontinued: map[string]record.Date{},
+		gone:         map[int]bool{},
+		withheld:     map[key]bool{},
+		merged:       map[key]string{},
+		medStatement: map[string][]int{},
+		absorbable:   map[int]bool{},
+		requests:     map[int]bool{},
+		discontinued: map[key]record.Date{},
+		linkSetCodes: map[int]record.Concept{},
 	}
 }
 
@@ -251,6 +266,7 @@ func (p *parser) finish() (*record.Record, error) {
 	}
 	p.resolve()
 	rec := p.rec
+	rec.Finish()
 	return &rec, nil
 }
 

@@ -1,69 +1,132 @@
 package gp2gp
 
-import "mig/adapters/record"
+import (
+	"reflect"
+
+	"mig/adapters/record"
+)
 
 // resolve ties entries together once the whole extract is read: problems
 // take the code of the statement they name (which they absorb), links and
 // members are pointed at entries that exist, issues at their
-// authorisations, discontinued authorisations are stopped; entries left
-// without a national code are dropped.
+// authorisations (an issue of a withheld authorisation is withheld),
+// discontinued authorisations are stopped; the same act read twice is made
+// one identical entry (Record.Finish then keeps one); Record.Withhold is
+// told what was left out.
 func (p *parser) resolve() {
 	ents := p.rec.Entries
+	// Statement references (LinkSet statementRef, namedStatementRef) carry
+	// an id only, not the element type: they are resolved over the
+	// statements' entries (never a consultation), then over what was
+	// merged into another entry.
 	index := make(map[string]int, len(ents))
+	byKey := make(map[key]int, len(ents))
 	for i := range ents {
-		if ents[i].ID != "" {
-			if _, dup := index[ents[i].ID]; !dup {
-				index[ents[i].ID] = i
-			}
+		if p.gone[i] || ents[i].ID == "" {
+			continue
+		}
+		if _, dup := byKey[p.src[i]]; !dup {
+			byKey[p.src[i]] = i
+		}
+		if ents[i].Kind == record.KindEncounter {
+			continue
+		}
+		if _, dup := index[ents[i].ID]; !dup {
+			index[ents[i].ID] = i
+		}
+	}
+	alias := map[string]string{}
+	for k, to := range p.merged {
+		if k.typ != "ehrComposition" {
+			alias[k.id] = to
 		}
 	}
 	target := func(id string) string {
-		if a, ok := p.alias[id]; ok {
+		if _, ok := index[id]; ok {
+			return id
+		}
+		if a, ok := alias[id]; ok {
 			return a
 		}
 		return id
 	}
-	drop := map[int]bool{}
+	withheldIDs := map[string]bool{}
+	for k := range p.withheld {
+		if k.typ != "ehrComposition" {
+			withheldIDs[k.id] = true
+		}
+	}
+	withheldRef := func(id string) bool {
+		if _, live := index[id]; live {
+			return false
+		}
+		return withheldIDs[id]
+	}
 
 	// Problems.
 	for _, pp := range p.problems {
-		pi, ok := index[pp.id]
-		if !ok {
-			continue
-		}
-		named := target(pp.named)
-		if ids := p.medStatement[named]; len(ids) > 0 {
-			named = ids[0] // a MedicationStatement names its authorisation (or issue)
-		}
-		ni, found := index[named]
-		switch {
-		case pp.named == "" || p.withheld[pp.named] || p.withheld[named]:
-			// The condition itself is confidential (or not named): its
-			// problem would show it.
-			if p.withheld[pp.named] || p.withheld[named] {
-				p.rec.Withheld = true
-			}
-			drop[pi] = true
-			continue
-		case !found:
-			drop[pi] = true // names nothing we hold (or a local-only code)
-			continue
-		case pp.unspecified && p.requests[named]:
-			drop[pi] = true // links a referral to its documents: not a problem
+		pi := pp.index
+		if p.gone[pi] {
 			continue
 		}
 		pe := &ents[pi]
-		pe.Code = namedCode(&ents[ni])
-		if p.absorbable[named] {
-			drop[ni] = true
-			p.alias[named] = pe.ID
+		notShown := func(r record.Rule) {
+			pe.Kind, pe.NotShown, pe.Problem = record.KindNone, r, nil
+		}
+		if pp.named != "" && (withheldRef(pp.named) || withheldRef(target(pp.named))) {
+			// The condition itself is confidential: its problem would show it.
+			p.withholdEntry(pi)
+			withheldIDs[pe.ID] = true
+			delete(index, pe.ID)
+			continue
+		}
+		named := target(pp.named)
+		ni, found := index[named]
+		if is := p.medStatement[named]; len(is) > 0 {
+			ni, found = is[0], true // a MedicationStatement names its authorisation (or issue)
+		}
+		if found && p.gone[ni] {
+			found = false
+		}
+		switch {
+		case pp.named == "" || !found:
+			// Names nothing we hold (nothing, or free text only): the
+			// header alone says nothing clinical.
+			pe.Code = p.linkSetCode(pi)
+			notShown(record.RuleNotInDataset)
+			continue
+		case pp.unspecified && p.requests[ni]:
+			// Links a referral to its documents: not a problem.
+			pe.Code = p.linkSetCode(pi)
+			notShown(record.RuleNotInDataset)
+			continue
+		}
+		ne := &ents[ni]
+		pe.Code = namedCode(ne)
+		switch {
+		case ne.NotShown == record.RuleRelative:
+			notShown(record.RuleRelative) // about a relative: never the patient's problem
+		case !isNational(pe.Code):
+			notShown(record.RuleUnclassifiable)
+		}
+		if p.absorbable[ni] && !ne.Planned {
+			p.gone[ni] = true
+			p.merged[p.src[ni]] = pe.ID
+			alias[ne.ID] = pe.ID
+			delete(index, ne.ID)
+			index[pe.ID] = pi
+		}
+		if pe.Problem == nil {
+			continue
 		}
 		for _, l := range pp.links {
-			if p.withheld[l] {
+			if withheldRef(l) {
 				continue
 			}
-			if ids, ok := p.medStatement[l]; ok {
-				pe.Problem.Links = append(pe.Problem.Links, ids...)
+			if is, ok := p.medStatement[l]; ok {
+				for _, i := range is {
+					pe.Problem.Links = append(pe.Problem.Links, ents[i].ID)
+				}
 				continue
 			}
 			pe.Problem.Links = append(pe.Problem.Links, target(l))
@@ -74,26 +137,26 @@ func (p *parser) resolve() {
 	issued := map[string]int{}
 	for i := range ents {
 		e := &ents[i]
-		if e.Kind != record.KindMedicationIssue || e.Medication == nil || e.Medication.Authorisation == "" {
+		if p.gone[i] || e.Medication == nil || e.Medication.Authorisation == "" || p.src[i].typ != "ehrSupplyPrescribe" {
 			continue
 		}
-		a := e.Medication.Authorisation
+		a := key{"ehrSupplyAuthorise", e.Medication.Authorisation}
 		if p.withheld[a] {
-			e.Medication.Authorisation = "" // its authorisation was withheld
+			p.withholdEntry(i) // an issue of a withheld authorisation is withheld
 			continue
 		}
-		if ai, ok := index[a]; ok && ents[ai].Kind == record.KindMedicationAuthorisation {
-			issued[a]++
+		if ai, ok := byKey[a]; ok && !p.gone[ai] && ents[ai].Kind == record.KindMedicationAuthorisation {
+			issued[a.id]++
 			e.Medication.Type = ents[ai].Medication.Type
 		}
 	}
 	for i := range ents {
 		e := &ents[i]
-		if e.Kind != record.KindMedicationAuthorisation {
+		if p.gone[i] || p.src[i].typ != "ehrSupplyAuthorise" || e.Medication == nil {
 			continue
 		}
 		e.Medication.RepeatsIssued = issued[e.ID]
-		if when, ok := p.discontinued[e.ID]; ok {
+		if when, ok := p.discontinued[p.src[i]]; ok && e.Kind == record.KindMedicationAuthorisation {
 			e.Status = record.StatusStopped
 			if e.End.IsZero() {
 				e.End = when
@@ -101,18 +164,21 @@ func (p *parser) resolve() {
 		}
 	}
 
-	// Drop what is absorbed, paired away or without a national code.
+	// Drop what is merged away or withheld, and what carries no code (a
+	// consultation and a blood pressure reading need none of their own).
 	keep := make([]record.Entry, 0, len(ents))
+	keepSrc := make([]key, 0, len(ents))
 	kept := map[string]bool{}
 	for i := range ents {
 		e := ents[i]
-		if drop[i] || e.ID == "" {
+		if p.gone[i] || e.ID == "" {
 			continue
 		}
 		if e.Code.IsZero() && e.Kind != record.KindEncounter && e.Kind != record.KindBloodPressure {
 			continue
 		}
 		keep = append(keep, e)
+		keepSrc = append(keepSrc, p.src[i])
 		kept[e.ID] = true
 	}
 	for i := range keep {
@@ -130,7 +196,74 @@ func (p *parser) resolve() {
 			e.Encounter = ""
 		}
 	}
+	sameActs(keep, keepSrc)
 	p.rec.Entries = keep
+	p.tellWithheld(keep, keepSrc)
+}
+
+// linkSetCode is a LinkSet's own code (active, inactive, unspecified
+// problem), for a header left unshown.
+func (p *parser) linkSetCode(i int) record.Concept {
+	return p.linkSetCodes[i]
+}
+
+// sameActs makes the same act read twice (same element type and id, in two
+// compositions, say) one identical entry, so that Record.Finish keeps one
+// and counts the other as a duplicate. Two reads are the same act when
+// they differ only in where and when they were filed (the consultation,
+// its author and organisation, the time entered); different content under
+// one id stays distinct (Finish gives it its own id).
+func sameActs(ents []record.Entry, src []key) {
+	first := map[key]int{}
+	for i := range ents {
+		k := src[i]
+		j, ok := first[k]
+		if !ok {
+			first[k] = i
+			continue
+		}
+		if filedApart(ents[j], ents[i]) {
+			ents[i] = ents[j]
+		}
+	}
+}
+
+func filedApart(a, b record.Entry) bool {
+	for _, e := range []*record.Entry{&a, &b} {
+		e.Encounter, e.Author, e.Organisation, e.Recorded = "", nil, "", record.Date{}
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// tellWithheld tells the record what was left out as confidential. An id
+// that also names a kept entry of another element type (ids are reused
+// across types) is told without its id, so that Record.Finish, which links
+// by id alone, does not withhold that other entry: the links the id stood
+// for were followed here, by type.
+func (p *parser) tellWithheld(ents []record.Entry, src []key) {
+	told := map[key]bool{}
+	for _, k := range p.toWithhold {
+		if told[k] {
+			continue
+		}
+		told[k] = true
+		clash := false
+		for i := range ents {
+			e := &ents[i]
+			if e.ID == k.id && src[i].typ != k.typ ||
+				e.Encounter == k.id && k.typ != "ehrComposition" ||
+				e.Parent == k.id && k.typ != "CompoundStatement" ||
+				e.Medication != nil && e.Medication.Authorisation == k.id && k.typ != "ehrSupplyAuthorise" {
+				clash = true
+				break
+			}
+		}
+		if clash {
+			p.rec.Withhold("")
+		} else {
+			p.rec.Withhold(k.id)
+		}
+	}
 }
 
 // filterIDs keeps the ids that name kept entries, once each, never self.

@@ -8,12 +8,25 @@ import (
 	"mig/adapters/xmltok"
 )
 
+// key names one element of the extract by its element type and id. Real
+// extracts reuse ids across element types (an allergy CompoundStatement and
+// the ObservationStatement inside it, an ehrComposition and a
+// NarrativeStatement), so every internal lookup about a statement (what was
+// withheld, what was merged into what, which authorisation an issue
+// fulfils) is keyed by both.
+type key struct{ typ, id string }
+
 // compCtx is what an ehrComposition passes to the statements inside it.
 type compCtx struct {
 	id     string
 	author *record.Person
 	org    string
 	loose  []int // indexes of blood pressure parts not inside a BP compound
+	// withheldBP are the times of loose blood pressure halves left out as
+	// confidential: the other half recorded at the same time goes too.
+	withheldBP []record.Date
+	// noid holds the ids made for statements that carry none (see idOf).
+	noid map[*xmltok.Node]string
 }
 
 // scope is where a statement sits inside a composition.
@@ -25,10 +38,12 @@ type scope struct {
 // Codes that decide structure.
 const (
 	snomedLabReport          = "16488004"  // laboratory report (CLUSTER)
+	snomedSpecimen           = "123038009" // specimen (CLUSTER inside a report)
 	snomedActiveProblem      = "394774009" // LinkSet: active problem
 	snomedInactiveProblem    = "394775005" // LinkSet: inactive problem
 	snomedUnspecifiedProblem = "394776006" // LinkSet: unspecified problem
 	snomedSignificant        = "386134007" // LinkSet qualifier: significant (major)
+	snomedConfirmedPresent   = "410605003" // qualifier: confirmed present
 )
 
 // confidential reports whether an element carries a UK07 confidentialityCode
@@ -48,27 +63,120 @@ var statementNames = map[string]bool{
 	"ExternalDocument": true,
 }
 
-// withhold leaves n and everything inside it out of the record.
-func (p *parser) withhold(n *xmltok.Node) {
-	p.rec.Withheld = true
-	n.Walk(func(m *xmltok.Node) bool {
+// counted reports whether a statement is a coded clinical statement, the
+// unit Record.Stats.Read counts (drugCoded: for a supply act, whether its
+// MedicationStatement's drug carries a code):
+//   - ObservationStatement, PlanStatement, RequestStatement and LinkSet
+//     with a national or local code;
+//   - CompoundStatement of class BATTERY or CLUSTER with such a code (a
+//     battery, report, test group or template), and the GP2GP allergy
+//     structure (a compound coded with an allergy heading, 14L../SN53.);
+//   - ehrSupplyAuthorise and ehrSupplyPrescribe whose drug is coded.
+//
+// Each one read ends as an entry (shown, or KindNone with its NotShown
+// rule), merged into another entry (a blood pressure half, an allergy
+// compound and its observation, the statement a problem names), withheld,
+// or a duplicate of an act already read.
+func counted(n *xmltok.Node, drugCoded bool) bool {
+	switch n.Local {
+	case "ObservationStatement", "PlanStatement", "RequestStatement", "LinkSet":
+		return coded(n.Child("code"))
+	case "CompoundStatement":
+		if !coded(n.Child("code")) {
+			return false
+		}
+		cl := n.Attr("classCode")
+		return cl == "BATTERY" || cl == "CLUSTER" || allergyHeading(concept(n.Child("code")))
+	case "ehrSupplyAuthorise", "ehrSupplyPrescribe":
+		return drugCoded
+	}
+	return false
+}
+
+// drugCode reads a MedicationStatement's drug.
+func drugCode(n *xmltok.Node) *xmltok.Node {
+	return n.Find("consumable", "manufacturedProduct", "manufacturedMaterial", "code")
+}
+
+// read counts one coded statement read.
+func (p *parser) read() { p.rec.Stats.Read++ }
+
+// withhold leaves n and everything inside it out of the record: each
+// statement in it is marked withheld (by type and id); each coded one is
+// counted as read and withheld; the composition itself, when n is one, is
+// withheld too (its consultation would have been shown). Free text alone
+// (a NarrativeStatement) withheld is never shown anyway: it is marked, but
+// does not make the record say something was withheld.
+func (p *parser) withhold(n *xmltok.Node, c *compCtx) {
+	var walk func(m *xmltok.Node, drugCoded bool)
+	walk = func(m *xmltok.Node, drugCoded bool) {
 		if statementNames[m.Local] {
-			if id := idRoot(m); id != "" {
-				p.withheld[id] = true
+			k := key{m.Local, p.idOf(m, c)}
+			p.withheld[k] = true
+			if m.Local == "ehrComposition" || counted(m, drugCoded) {
+				if m.Local != "ehrComposition" {
+					p.read()
+				}
+				p.toWithhold = append(p.toWithhold, k)
 			}
+		}
+		if m.Local == "MedicationStatement" {
+			drugCoded = coded(drugCode(m))
+		}
+		for _, ch := range m.Children {
+			walk(ch, drugCoded)
+		}
+	}
+	walk(n, false)
+}
+
+// withholdEntry leaves out an entry already made (a blood pressure half
+// whose pair is confidential, an issue of a withheld authorisation).
+func (p *parser) withholdEntry(i int) {
+	k := p.src[i]
+	p.withheld[k] = true
+	p.toWithhold = append(p.toWithhold, k)
+	p.gone[i] = true
+}
+
+// idOf returns a statement's id. A statement without one (the schema
+// requires it, but degraded senders omit it) gets an id made from its
+// composition's id, its element name and its position among the id-less
+// statements of the composition in document order:
+// "noid:<composition id>:<element>:<n>". It is stable for a given extract.
+func (p *parser) idOf(n *xmltok.Node, c *compCtx) string {
+	if id := idRoot(n); id != "" {
+		return id
+	}
+	if c != nil && c.noid != nil {
+		return c.noid[n]
+	}
+	return ""
+}
+
+// assignNoIDs numbers the id-less statements of a composition.
+func assignNoIDs(n *xmltok.Node, compID string) map[*xmltok.Node]string {
+	m := map[*xmltok.Node]string{}
+	count := 0
+	n.Walk(func(s *xmltok.Node) bool {
+		if s != n && statementNames[s.Local] && idRoot(s) == "" {
+			count++
+			m[s] = "noid:" + compID + ":" + s.Local + ":" + strconv.Itoa(count)
 		}
 		return true
 	})
+	return m
 }
 
 // composition maps one ehrComposition: a KindEncounter entry and every
 // statement inside it.
 func (p *parser) composition(n *xmltok.Node) {
+	c := &compCtx{id: idRoot(n), org: p.rec.Patient.PracticeODS}
+	c.noid = assignNoIDs(n, c.id)
 	if confidential(n) {
-		p.withhold(n)
+		p.withhold(n, c)
 		return
 	}
-	c := &compCtx{id: idRoot(n), org: p.rec.Patient.PracticeODS}
 	if id := n.Find("location", "locatedEntity", "locatedPlace", "id"); id != nil {
 		if ods := odsCode(id.Attr("extension")); ods != "" {
 			c.org = ods
@@ -86,7 +194,7 @@ func (p *parser) composition(n *xmltok.Node) {
 		enc.Effective = enc.Recorded
 	}
 	if consultation(n, enc.Code) {
-		p.rec.Entries = append(p.rec.Entries, enc)
+		p.add(enc, key{"ehrComposition", c.id})
 	} else {
 		c.id = "" // its statements belong to no consultation
 	}
@@ -133,7 +241,7 @@ func agentRefID(n *xmltok.Node) string {
 
 // newEntry starts an entry for a statement: id, dates, author, encounter.
 func (p *parser) newEntry(n *xmltok.Node, c *compCtx) record.Entry {
-	e := record.Entry{ID: idRoot(n), Encounter: c.id, Organisation: c.org, Author: c.author}
+	e := record.Entry{ID: p.idOf(n, c), Encounter: c.id, Organisation: c.org, Author: c.author}
 	e.Effective, e.End = interval(n.Child("effectiveTime"))
 	e.Recorded = tsAttr(n.Child("availabilityTime"))
 	if e.Effective.IsZero() {
@@ -150,9 +258,67 @@ func (p *parser) newEntry(n *xmltok.Node, c *compCtx) record.Entry {
 	return e
 }
 
-func (p *parser) add(e record.Entry) int {
+// add appends an entry read from the element k names.
+func (p *parser) add(e record.Entry, k key) int {
 	p.rec.Entries = append(p.rec.Entries, e)
+	p.src = append(p.src, k)
 	return len(p.rec.Entries) - 1
+}
+
+// classify gives a coded statement its kind from its code (dataset rules),
+// with the rule that keeps it out when it is not shown. A statement about
+// a relative, or coded as family history, is never the patient's own.
+func (p *parser) classify(n *xmltok.Node, code record.Concept, national bool) (record.Kind, record.Rule) {
+	switch {
+	case aboutRelative(n) || familyHistory(code):
+		return record.KindNone, record.RuleRelative
+	case !national:
+		return record.KindNone, record.RuleUnclassifiable
+	}
+	return p.opt.Classifier.Classify(code)
+}
+
+// aboutRelative reports whether a statement's subject is someone other
+// than the patient (GP2GP subject/personalRelationship: a relative).
+func aboutRelative(n *xmltok.Node) bool {
+	return n.Find("subject", "personalRelationship") != nil
+}
+
+// familyHistory reports whether c codes family history: Read v2 (and its
+// CTV3 twin) chapter 12... "Family history"; SNOMED CT 57177007 Family
+// history with explicit context, 416471007 Family history of clinical
+// finding, 281666001 Family history of disorder.
+func familyHistory(c record.Concept) bool {
+	for _, cd := range c.Codings {
+		switch cd.System {
+		case record.SystemReadV2:
+			if strings.HasPrefix(record.ReadV2Base(cd.Code), "12") {
+				return true
+			}
+		case record.SystemCTV3:
+			if twin, ok := record.ReadTwin(cd.Code); ok && strings.HasPrefix(twin, "12") {
+				return true
+			}
+		case record.SystemSNOMED:
+			switch cd.Code {
+			case "57177007", "416471007", "281666001":
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// planned reports whether a statement is a statement of intent: HL7 v3
+// moods other than an event (INT intent, RQO request, PRP proposal, ARQ
+// appointment request, APT appointment, PRMS promise, GOL goal). "ENV",
+// which some senders write for EVN, is an event.
+func planned(n *xmltok.Node) bool {
+	switch strings.ToUpper(strings.TrimSpace(n.Attr("moodCode"))) {
+	case "INT", "RQO", "PRP", "ARQ", "APT", "PRMS", "GOL":
+		return true
+	}
+	return false
 }
 
 // statement maps one statement element and returns the ids of the entries
@@ -162,7 +328,14 @@ func (p *parser) statement(n *xmltok.Node, c *compCtx, sc scope) []string {
 		return nil // unknown elements are skipped
 	}
 	if confidential(n) {
-		p.withhold(n)
+		if n.Local == "ObservationStatement" && record.BloodPressurePart(concept(n.Child("code"))) != "" {
+			d, _ := interval(n.Child("effectiveTime"))
+			if d.IsZero() {
+				d = tsAttr(n.Child("availabilityTime"))
+			}
+			c.withheldBP = append(c.withheldBP, d)
+		}
+		p.withhold(n, c)
 		return nil
 	}
 	switch n.Local {
@@ -175,22 +348,46 @@ func (p *parser) statement(n *xmltok.Node, c *compCtx, sc scope) []string {
 	case "MedicationStatement":
 		p.medication(n, c)
 	case "PlanStatement":
-		e := p.newEntry(n, c)
-		e.Code = concept(n.Child("code"))
-		e.Kind = p.opt.Classifier.KindOf(e.Code)
-		if e.Kind == record.KindBloodPressure {
-			e.Kind = record.KindNone // a planned reading is not a reading
+		code, national := statementCode(n.Child("code"))
+		if code.IsZero() {
+			return nil
 		}
-		p.absorbable[e.ID] = true
-		p.add(e)
+		p.read()
+		e := p.newEntry(n, c)
+		e.Code = code
+		// A plan is never something that happened: Planned says so, and
+		// the mapper shows it as a plan (ServiceRequest intent plan). Its
+		// date is the date planned or due, kept in Effective for the
+		// mapper to show as the plan's occurrence, never as an event date.
+		e.Planned = true
+		e.Kind, e.NotShown = p.classify(n, code, national)
+		if e.Kind == record.KindBloodPressure {
+			// A planned reading is not a reading.
+			e.Kind, e.NotShown = record.KindNone, record.RuleExamination
+		}
+		e.Parent = sc.parent
+		i := p.add(e, key{n.Local, e.ID})
+		p.absorbable[i] = true
 		return []string{e.ID}
 	case "RequestStatement":
+		code, national := statementCode(n.Child("code"))
+		if code.IsZero() {
+			return nil
+		}
+		p.read()
 		e := p.newEntry(n, c)
-		e.Code = concept(n.Child("code"))
+		e.Code = code
 		e.Kind = record.KindReferral
+		e.Status = requestStatus(n.Child("statusCode"))
 		e.Referral = &record.ReferralInfo{Priority: priority(n.Child("priorityCode"))}
-		p.requests[e.ID] = true
-		p.add(e)
+		if !national {
+			e.Kind, e.NotShown, e.Referral = record.KindNone, record.RuleUnclassifiable, nil
+		} else if aboutRelative(n) {
+			e.Kind, e.NotShown, e.Referral = record.KindNone, record.RuleRelative, nil
+		}
+		e.Parent = sc.parent
+		i := p.add(e, key{n.Local, e.ID})
+		p.requests[i] = true
 		return []string{e.ID}
 	case "LinkSet":
 		p.linkSet(n, c)
@@ -198,6 +395,20 @@ func (p *parser) statement(n *xmltok.Node, c *compCtx, sc scope) []string {
 	// NarrativeStatement, RegistrationStatement, ExternalDocument: free text
 	// or administrative, never read.
 	return nil
+}
+
+// requestStatus is a referral's status from its RequestStatement
+// statusCode: active only when the source says the referral is open
+// (active); complete is completed; anything else (nullified, aborted,
+// absent) is unknown, which the mapper must not show as active.
+func requestStatus(n *xmltok.Node) record.Status {
+	switch strings.ToLower(strings.TrimSpace(n.Attr("code"))) {
+	case "active":
+		return record.StatusActive
+	case "complete", "completed":
+		return record.StatusCompleted
+	}
+	return record.StatusUnknown
 }
 
 // priority maps a RequestStatement priorityCode (SNOMED CT 394848005
@@ -219,23 +430,44 @@ func priority(n *xmltok.Node) string {
 	return ""
 }
 
-// observation maps an ObservationStatement and returns its entry's index,
-// or -1.
-func (p *parser) observation(n *xmltok.Node, c *compCtx, sc scope) int {
-	e := p.newEntry(n, c)
-	e.Code = concept(n.Child("code"))
-	if v := n.Child("value"); v != nil && xsiType(v) == "PQ" {
-		e.Value = quantity(v)
-	}
-	if rv := n.Find("referenceRange", "referenceInterpretationRange", "value"); rv != nil {
+// referenceRange reads an observation's reference range. A statement may
+// carry several (one per population, say); the record keeps one, the first
+// that gives a number, as GP Connect shows the first.
+func referenceRange(n *xmltok.Node) *record.Range {
+	for _, rr := range n.All("referenceRange") {
+		rv := rr.Find("referenceInterpretationRange", "value")
+		if rv == nil {
+			continue
+		}
 		lo, hi := quantity(rv.Child("low")), quantity(rv.Child("high"))
 		if lo != nil || hi != nil {
-			e.Range = &record.Range{Low: lo, High: hi}
+			return &record.Range{Low: lo, High: hi}
 		}
 	}
+	return nil
+}
+
+// observation maps an ObservationStatement and returns its entry's index,
+// or -1 when it carries no code (nothing to say what it is).
+func (p *parser) observation(n *xmltok.Node, c *compCtx, sc scope) int {
+	code, national := statementCode(n.Child("code"))
+	if code.IsZero() {
+		return -1
+	}
+	p.read()
+	e := p.newEntry(n, c)
+	e.Code = code
+	e.Value = value(n.Child("value"))
+	e.Range = referenceRange(n)
 	e.Interpretation = interpretation(n.Child("interpretationCode"))
 	e.Parent = sc.parent
+	e.Planned = planned(n)
+	k := key{n.Local, e.ID}
+	kind, rule := p.classify(n, code, national)
 	switch {
+	case rule == record.RuleRelative || !national:
+		e.Kind, e.NotShown = kind, rule
+		p.absorbable[len(p.rec.Entries)] = true
 	case noKnownAllergy(e.Code):
 		e.Kind = record.KindAllergy
 		e.Allergy = &record.AllergyInfo{Category: record.AllergyNoKnown}
@@ -243,57 +475,80 @@ func (p *parser) observation(n *xmltok.Node, c *compCtx, sc scope) int {
 	case sc.inReport:
 		e.Kind = record.KindInvestigation
 	default:
-		e.Kind = p.opt.Classifier.KindOf(e.Code)
+		e.Kind, e.NotShown = kind, rule
 		switch e.Kind {
 		case record.KindAllergy: // 14L../14M.. history of allergy recorded alone
 			cat := record.AllergyOther
-			if hasCode(e.Code, record.SystemReadV2, "14L..") || strings.HasPrefix(readBase(e.Code), "14L") {
+			if strings.HasPrefix(readBase(e.Code), "14L") {
 				cat = record.AllergyDrug
 			}
-			e.Allergy = &record.AllergyInfo{Category: cat}
+			e.Allergy = &record.AllergyInfo{Category: cat, AllergenUncoded: allergyHeading(e.Code)}
 			e.Status = record.StatusActive
 		case record.KindBloodPressure:
-			i := p.add(bpPart(e))
+			if e.Planned {
+				// A planned reading is not a reading.
+				e.Kind, e.NotShown = record.KindNone, record.RuleExamination
+				p.absorbable[len(p.rec.Entries)] = true
+				break
+			}
+			i := p.add(bpPart(e), k)
 			c.loose = append(c.loose, i)
 			return i
 		default:
-			p.absorbable[e.ID] = true
+			p.absorbable[len(p.rec.Entries)] = true
 		}
 	}
-	return p.add(e)
+	return p.add(e, k)
 }
 
 func readBase(c record.Concept) string {
 	if cd, ok := c.Find(record.SystemReadV2); ok {
 		return record.ReadV2Base(cd.Code)
 	}
+	if cd, ok := c.Find(record.SystemCTV3); ok {
+		if twin, ok := record.ReadTwin(cd.Code); ok {
+			return twin
+		}
+	}
 	return ""
 }
 
-// bpPart moves a systolic or diastolic value, and the half's code, into
-// their places: Code is left for a code of the whole reading.
+// bpPart moves a systolic or diastolic value, its range and the half's code
+// into their places: Code is left for a code of the whole reading.
 func bpPart(e record.Entry) record.Entry {
 	switch record.BloodPressurePart(e.Code) {
 	case "systolic":
 		e.SystolicCode, e.Code = e.Code, record.Concept{}
-		if e.Value != nil {
-			e.Systolic, e.Value = mmHg(e.Value), nil
-		}
+		e.Systolic, e.Value = mmHg(e.Value), nil
+		e.SystolicRange, e.Range = e.Range, nil
 	case "diastolic":
 		e.DiastolicCode, e.Code = e.Code, record.Concept{}
-		if e.Value != nil {
-			e.Diastolic, e.Value = mmHg(e.Value), nil
-		}
+		e.Diastolic, e.Value = mmHg(e.Value), nil
+		e.DiastolicRange, e.Range = e.Range, nil
 	}
 	return e
 }
 
+// mmHg returns a blood pressure half's value: a reading with no unit (or
+// unity) is in mm[Hg] by definition; one whose unit vets as mm[Hg] is
+// written as mm[Hg]; any other unit is kept as SetUnit vetted it, never
+// replaced.
 func mmHg(q *record.Quantity) *record.Quantity {
-	return &record.Quantity{Value: q.Value, Unit: "mm[Hg]", Comparator: q.Comparator}
+	if q == nil {
+		return nil
+	}
+	out := *q
+	if q.Unit == "" && !q.UnitWithheld {
+		out.SetUnit("mm[Hg]")
+	} else if code, ok := record.UCUMCode(q.Unit); ok && code == "mm[Hg]" {
+		out.SetUnit("mm[Hg]")
+	}
+	return &out
 }
 
 // pairLoose pairs systolic and diastolic parts recorded at the same time
-// in one composition into one reading.
+// in one composition into one reading. A half whose partner recorded at the
+// same time was withheld as confidential is withheld too.
 func (p *parser) pairLoose(c *compCtx) {
 	used := map[int]bool{}
 	for _, si := range c.loose {
@@ -309,44 +564,117 @@ func (p *parser) pairLoose(c *compCtx) {
 			// The pair has no code of its own in the extract, and none is
 			// invented: the FHIR bp profile's LOINC code names the reading,
 			// and each half keeps the code the GP system recorded.
-			s.Diastolic, s.DiastolicCode = d.Diastolic, d.DiastolicCode
+			s.Diastolic, s.DiastolicCode, s.DiastolicRange = d.Diastolic, d.DiastolicCode, d.DiastolicRange
 			s.Code = record.Concept{}
 			used[si], used[di] = true, true
-			p.alias[d.ID] = s.ID
-			d.ID = "" // removed in resolve
-			d.Kind = record.KindNone
-			d.Code, d.DiastolicCode = record.Concept{}, record.Concept{}
+			p.merged[p.src[di]] = s.ID
+			p.gone[di] = true
 			break
+		}
+	}
+	for _, i := range c.loose {
+		if used[i] || p.gone[i] {
+			continue
+		}
+		for _, w := range c.withheldBP {
+			if p.rec.Entries[i].Effective == w {
+				p.withholdEntry(i)
+				break
+			}
 		}
 	}
 }
 
+// allergyHeading reports whether c is a national allergy heading rather
+// than a coded allergen: Read v2 / CTV3 14L.. (H/O: drug allergy), 14M..
+// (H/O: non-drug allergy), SN53. (Allergy, unspecified); SNOMED CT
+// 416098002 Allergy to drug, 419199007 Allergy to substance, 609328004
+// Allergic disposition, 420134006 Propensity to adverse reactions,
+// 418038007 Propensity to adverse reactions to substance, 419511003
+// Propensity to adverse reactions to drug.
+func allergyHeading(c record.Concept) bool {
+	for _, cd := range c.Codings {
+		switch cd.System {
+		case record.SystemReadV2, record.SystemCTV3:
+			switch record.ReadV2Base(cd.Code) {
+			case "14L..", "14M..", "SN53.":
+				return true
+			}
+		case record.SystemSNOMED:
+			switch cd.Code {
+			case "416098002", "419199007", "609328004", "420134006", "418038007", "419511003":
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// allergyCompound reports whether a compound is the GP2GP allergy
+// structure: coded with a Read v2 / CTV3 allergy heading (14L..00 drug,
+// SN53.00 other) or a SNOMED CT allergy heading.
+func allergyCompound(code record.Concept) bool {
+	return allergyHeading(code)
+}
+
 // compound maps a CompoundStatement by what it is: allergy, blood
-// pressure, laboratory report, battery, or a plain container (TOPIC,
-// CATEGORY and others) whose statements are read in place.
+// pressure, laboratory report, battery or coded cluster, or a plain
+// container (TOPIC, CATEGORY and others) whose statements are read in place.
 func (p *parser) compound(n *xmltok.Node, c *compCtx, sc scope) []string {
-	code := concept(n.Child("code"))
+	code, national := statementCode(n.Child("code"))
 	class := n.Attr("classCode")
+	cluster := (class == "BATTERY" || class == "CLUSTER") && !code.IsZero()
 	switch {
-	case hasCode(code, record.SystemReadV2, "14L..", "SN53."):
+	case national && allergyCompound(code):
 		if id := p.allergy(n, c, code); id != "" {
 			return []string{id}
 		}
 		return nil
-	case record.BloodPressurePart(code) == "bp" || (class == "BATTERY" || class == "CLUSTER") && hasBPParts(n):
+	case national && record.BloodPressurePart(code) == "bp" || (class == "BATTERY" || class == "CLUSTER") && hasBPParts(n):
 		return p.bloodPressure(n, c, code, sc)
-	case hasCode(code, record.SystemSNOMED, snomedLabReport) || class == "BATTERY":
+	case cluster:
+		p.read()
 		e := p.newEntry(n, c)
 		e.Code = code
-		e.Kind = record.KindInvestigation
 		e.Parent = sc.parent
-		i := p.add(e)
-		var members []string
-		for _, s := range children(n) {
-			members = append(members, p.statement(s, c, scope{parent: e.ID, inReport: true})...)
+		e.Planned = planned(n)
+		k := key{n.Local, e.ID}
+		kind, rule := p.classify(n, code, national)
+		report := national && rule != record.RuleRelative &&
+			(hasCode(code, record.SystemSNOMED, snomedLabReport) || class == "BATTERY" ||
+				kind == record.KindInvestigation || sc.inReport && !hasCode(code, record.SystemSNOMED, snomedSpecimen))
+		if report {
+			// A battery, report or test group keeps its own code as the
+			// parent of its results.
+			e.Kind = record.KindInvestigation
+			i := p.add(e, k)
+			var members []string
+			for _, s := range children(n) {
+				members = append(members, p.statement(s, c, scope{parent: e.ID, inReport: true})...)
+			}
+			p.rec.Entries[i].Members = members
+			return []string{e.ID}
 		}
-		p.rec.Entries[i].Members = members
-		return []string{e.ID}
+		// Any other coded cluster (a specimen inside a report, a template
+		// heading) is an entry of the kind its code gives, and its
+		// statements are read in place.
+		e.Kind, e.NotShown = kind, rule
+		if hasCode(code, record.SystemSNOMED, snomedSpecimen) {
+			e.Kind, e.NotShown = record.KindNone, record.RuleNotInDataset
+		}
+		if e.Kind == record.KindBloodPressure || e.Kind == record.KindAllergy {
+			// Structures, not codes, make these: a heading alone is neither.
+			e.Kind, e.NotShown = record.KindNone, record.RuleNotInDataset
+		}
+		p.add(e, k)
+		ids := []string{}
+		for _, s := range children(n) {
+			ids = append(ids, p.statement(s, c, sc)...)
+		}
+		if e.Kind == record.KindNone {
+			return ids
+		}
+		return append([]string{e.ID}, ids...)
 	}
 	var ids []string
 	for _, s := range children(n) {
@@ -380,8 +708,19 @@ func hasBPParts(n *xmltok.Node) bool {
 }
 
 // bloodPressure maps a BP compound to one reading; other statements inside
-// it are read as usual.
+// it are read as usual. A confidential half withholds the whole reading:
+// showing the other half alone would show part of a withheld reading.
 func (p *parser) bloodPressure(n *xmltok.Node, c *compCtx, code record.Concept, sc scope) []string {
+	for _, s := range children(n) {
+		if s.Local == "ObservationStatement" && confidential(s) &&
+			record.BloodPressurePart(concept(s.Child("code"))) != "" {
+			p.withhold(n, c)
+			return nil
+		}
+	}
+	if counted(n, false) {
+		p.read()
+	}
 	e := p.newEntry(n, c)
 	e.Kind = record.KindBloodPressure
 	e.Code = code
@@ -389,6 +728,7 @@ func (p *parser) bloodPressure(n *xmltok.Node, c *compCtx, code record.Concept, 
 		e.Code = record.Concept{} // not a code for the reading: none is invented
 	}
 	e.Parent = sc.parent
+	self := key{n.Local, e.ID}
 	ids := []string{e.ID}
 	var rest []*xmltok.Node
 	for _, s := range children(n) {
@@ -398,64 +738,96 @@ func (p *parser) bloodPressure(n *xmltok.Node, c *compCtx, code record.Concept, 
 		}
 		partCode := concept(s.Child("code"))
 		part := record.BloodPressurePart(partCode)
-		v := s.Child("value")
-		var q *record.Quantity
-		if v != nil && xsiType(v) == "PQ" {
-			q = quantity(v)
-		}
+		q := value(s.Child("value"))
 		switch {
-		case part == "systolic" && e.Systolic == nil && q != nil:
-			e.Systolic, e.SystolicCode = mmHg(q), partCode
-		case part == "diastolic" && e.Diastolic == nil && q != nil:
-			e.Diastolic, e.DiastolicCode = mmHg(q), partCode
+		case part == "systolic" && e.SystolicCode.IsZero():
+			e.Systolic, e.SystolicCode, e.SystolicRange = mmHg(q), partCode, referenceRange(s)
+		case part == "diastolic" && e.DiastolicCode.IsZero():
+			e.Diastolic, e.DiastolicCode, e.DiastolicRange = mmHg(q), partCode, referenceRange(s)
 		default:
 			rest = append(rest, s)
 			continue
 		}
-		p.alias[idRoot(s)] = e.ID
+		p.read()
+		p.merged[key{s.Local, p.idOf(s, c)}] = e.ID
+		if e.Interpretation.IsZero() {
+			e.Interpretation = interpretation(s.Child("interpretationCode"))
+		}
 		if e.Effective.IsZero() || e.Effective == e.Recorded {
 			if d, _ := interval(s.Child("effectiveTime")); !d.IsZero() {
 				e.Effective = d
 			}
 		}
 	}
-	p.add(e)
+	if e.Systolic == nil && e.Diastolic == nil {
+		// A reading with neither number is no reading.
+		e.Kind, e.NotShown = record.KindNone, record.RuleNotInDataset
+		if e.Code.IsZero() {
+			e.Code = firstNonZero(e.SystolicCode, e.DiastolicCode, code)
+		}
+	}
+	if !e.Code.IsZero() || e.Kind == record.KindBloodPressure {
+		p.add(e, self)
+	}
 	for _, s := range rest {
 		ids = append(ids, p.statement(s, c, sc)...)
 	}
 	return ids
 }
 
+func firstNonZero(cs ...record.Concept) record.Concept {
+	for _, c := range cs {
+		if !c.IsZero() {
+			return c
+		}
+	}
+	return record.Concept{}
+}
+
 // allergy maps an allergy compound (14L..00 drug, SN53.00 other): the
-// observation inside names the allergy, its value the allergen.
+// observation inside names the allergy, its value the allergen. An allergy
+// whose observation carries only a local code (or none) keeps the
+// heading's code; one whose allergen is local, uncoded or narrative only
+// is still an allergy, marked AllergenUncoded. Other statements inside the
+// compound are read as usual.
 func (p *parser) allergy(n *xmltok.Node, c *compCtx, code record.Concept) string {
 	var inner *xmltok.Node
-	n.Walk(func(m *xmltok.Node) bool {
-		if inner == nil && m != n && m.Local == "ObservationStatement" {
-			inner = m
+	var rest []*xmltok.Node
+	for _, s := range children(n) {
+		if inner == nil && s.Local == "ObservationStatement" {
+			inner = s
+			continue
 		}
-		return inner == nil
-	})
+		rest = append(rest, s)
+	}
 	if inner != nil && confidential(inner) {
-		p.withhold(n)
+		p.withhold(n, c)
 		return ""
+	}
+	if counted(n, false) {
+		p.read() // the compound
 	}
 	src := n
 	if inner != nil {
 		src = inner
 	}
 	e := p.newEntry(src, c)
+	compound := key{n.Local, p.idOf(n, c)}
+	self := key{src.Local, e.ID}
 	if inner != nil {
-		if cid := idRoot(n); cid != "" && cid != e.ID {
-			p.alias[cid] = e.ID
+		p.merged[compound] = e.ID
+		if c, national := statementCode(inner.Child("code")); national {
+			e.Code = c
 		}
-		e.Code = concept(inner.Child("code"))
+		if coded(inner.Child("code")) {
+			p.read()
+		}
 	}
 	if e.Code.IsZero() {
 		e.Code = code
 	}
 	cat := record.AllergyOther
-	if hasCode(code, record.SystemReadV2, "14L..") {
+	if strings.HasPrefix(readBase(code), "14L") || hasCode(code, record.SystemSNOMED, "416098002", "419511003") {
 		cat = record.AllergyDrug
 	}
 	if noKnownAllergy(e.Code) {
@@ -464,26 +836,54 @@ func (p *parser) allergy(n *xmltok.Node, c *compCtx, code record.Concept) string
 	e.Kind = record.KindAllergy
 	e.Allergy = &record.AllergyInfo{Category: cat}
 	if inner != nil {
-		if v := inner.Child("value"); v != nil && xsiType(v) == "CD" {
+		if v := inner.Child("value"); v != nil && (xsiType(v) == "CD" || xsiType(v) == "CV" || xsiType(v) == "CE" || v.Attr("code") != "") {
 			if sub := concept(v); !sub.IsZero() && !sameCode(sub, e.Code) {
 				e.Allergy.Substance = sub
 			}
 		}
+		e.Allergy.Confirmed = confirmed(inner.Child("code"))
+		if aboutRelative(inner) {
+			e.Kind, e.NotShown, e.Allergy = record.KindNone, record.RuleRelative, nil
+		}
+	}
+	if e.Allergy != nil && cat != record.AllergyNoKnown {
+		e.Allergy.AllergenUncoded = allergyHeading(e.Code) && e.Allergy.Substance.IsZero()
 	}
 	e.Status = record.StatusActive
 	if !e.End.IsZero() {
 		e.Status = record.StatusResolved
 	}
-	p.add(e)
+	p.add(e, self)
+	for _, s := range rest {
+		p.statement(s, c, scope{})
+	}
 	return e.ID
+}
+
+// confirmed reports whether an allergy's code carries the qualifier
+// "confirmed present" (SNOMED CT 410605003). GP2GP has no other field that
+// says an allergy was confirmed: statusCode COMPLETE is the state of the
+// record entry, not its verification.
+func confirmed(code *xmltok.Node) bool {
+	for _, q := range code.All("qualifier") {
+		for _, part := range []*xmltok.Node{q.Child("name"), q.Child("value")} {
+			if part != nil && strings.TrimSpace(part.Attr("code")) == snomedConfirmedPresent &&
+				nationalSystem(strings.TrimSpace(part.Attr("codeSystem"))) == record.SystemSNOMED {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // medication maps a MedicationStatement: each ehrSupplyAuthorise is an
 // authorisation, each ehrSupplyPrescribe an issue; an ehrSupplyDiscontinue
-// stops the authorisation it points at.
+// stops the authorisation it points at. A drug coded only locally makes
+// unclassifiable entries (kept, never shown).
 func (p *parser) medication(n *xmltok.Node, c *compCtx) {
-	stmtID := idRoot(n)
-	drug := concept(n.Find("consumable", "manufacturedProduct", "manufacturedMaterial", "code"))
+	stmtID := p.idOf(n, c)
+	drugNode := drugCode(n)
+	drug, national := statementCode(drugNode)
 	var dosage record.DosageText
 	for _, pi := range n.All("pertinentInformation") {
 		if t := pi.Find("pertinentMedicationDosage", "text"); t != nil && t.Text != "" {
@@ -495,60 +895,61 @@ func (p *parser) medication(n *xmltok.Node, c *compCtx) {
 	for _, comp := range n.All("component") {
 		for _, s := range comp.Children {
 			if confidential(s) {
-				p.withhold(s)
+				p.withholdDrug(s, c, !drug.IsZero())
 				continue
 			}
 			switch s.Local {
-			case "ehrSupplyAuthorise":
+			case "ehrSupplyAuthorise", "ehrSupplyPrescribe":
+				if drug.IsZero() {
+					continue // no drug code: nothing coded to show or count
+				}
+				p.read()
 				e := p.newEntry(s, c)
 				if e.Author == nil || e.Author == c.author {
 					e.Author = base.Author
 				}
-				e.Kind = record.KindMedicationAuthorisation
 				e.Code = drug
-				e.Status = record.StatusActive
-				ended := strings.EqualFold(s.Child("statusCode").Attr("code"), "COMPLETE")
-				if !e.End.IsZero() && (p.rec.Extracted.IsZero() || !e.End.T.After(p.rec.Extracted.T)) {
-					ended = true
-				}
-				if ended {
-					e.Status = record.StatusCompleted
-				}
-				m := &record.MedicationInfo{Dosage: dosage, Type: record.PrescriptionRepeat}
-				if rn := s.Child("repeatNumber"); rn != nil {
-					if v, err := strconv.Atoi(strings.TrimSpace(rn.Attr("value"))); err == nil && v >= 0 && v < 10000 {
-						m.RepeatsAllowed = v
-						if v == 0 {
-							m.Type = record.PrescriptionAcute
+				var m *record.MedicationInfo
+				if s.Local == "ehrSupplyAuthorise" {
+					e.Kind = record.KindMedicationAuthorisation
+					e.Status = record.StatusActive
+					ended := strings.EqualFold(s.Child("statusCode").Attr("code"), "COMPLETE")
+					if !e.End.IsZero() && (p.rec.Extracted.IsZero() || !e.End.T.After(p.rec.Extracted.T)) {
+						ended = true
+					}
+					if ended {
+						e.Status = record.StatusCompleted
+					}
+					m = &record.MedicationInfo{Dosage: dosage, Type: record.PrescriptionRepeat}
+					if rn := s.Child("repeatNumber"); rn != nil {
+						if v, err := strconv.Atoi(strings.TrimSpace(rn.Attr("value"))); err == nil && v >= 0 && v < 10000 {
+							m.RepeatsAllowed = v
+							if v == 0 {
+								m.Type = record.PrescriptionAcute
+							}
 						}
+					}
+				} else {
+					e.Kind = record.KindMedicationIssue
+					e.Status = record.StatusCompleted
+					m = &record.MedicationInfo{Dosage: dosage}
+					if ref := s.Find("inFulfillmentOf", "priorMedicationRef"); ref != nil {
+						m.Authorisation = idRoot(ref)
 					}
 				}
 				m.Quantity, m.QuantityValue = supplyQuantity(s.Child("quantity"))
 				e.Medication = m
-				p.add(e)
-				p.medStatement[stmtID] = append(p.medStatement[stmtID], e.ID)
-			case "ehrSupplyPrescribe":
-				e := p.newEntry(s, c)
-				if e.Author == nil || e.Author == c.author {
-					e.Author = base.Author
+				if !national {
+					e.Kind, e.NotShown = record.KindNone, record.RuleUnclassifiable
 				}
-				e.Kind = record.KindMedicationIssue
-				e.Code = drug
-				e.Status = record.StatusCompleted
-				m := &record.MedicationInfo{Dosage: dosage}
-				if ref := s.Find("inFulfillmentOf", "priorMedicationRef"); ref != nil {
-					m.Authorisation = idRoot(ref)
-				}
-				m.Quantity, m.QuantityValue = supplyQuantity(s.Child("quantity"))
-				e.Medication = m
-				p.add(e)
-				p.medStatement[stmtID] = append(p.medStatement[stmtID], e.ID)
+				i := p.add(e, key{s.Local, e.ID})
+				p.medStatement[stmtID] = append(p.medStatement[stmtID], i)
 			case "ehrSupplyDiscontinue":
 				when := tsAttr(s.Child("availabilityTime"))
 				for _, rv := range s.All("reversalOf") {
 					if ref := rv.Child("priorMedicationRef"); ref != nil {
 						if id := idRoot(ref); id != "" {
-							p.discontinued[id] = when
+							p.discontinued[key{"ehrSupplyAuthorise", id}] = when
 						}
 					}
 				}
@@ -557,22 +958,43 @@ func (p *parser) medication(n *xmltok.Node, c *compCtx) {
 	}
 }
 
+// withholdDrug withholds a confidential supply act (its drug coded or not).
+func (p *parser) withholdDrug(s *xmltok.Node, c *compCtx, drugCoded bool) {
+	k := key{s.Local, p.idOf(s, c)}
+	p.withheld[k] = true
+	if counted(s, drugCoded) {
+		p.read()
+		p.toWithhold = append(p.toWithhold, k)
+	}
+}
+
 // supplyQuantity reads a supply's quantity: the number (with its unit when
 // coded) and the quantity text a prescriber sees, e.g. "56 tablet", whose
 // unit words GP2GP carries in quantity/translation/originalText. That text
-// is part of the named dosage exception (record.DosageText).
+// is part of the named dosage exception (record.DosageText); the number's
+// own unit is vetted like any other (Quantity.SetUnit).
 func supplyQuantity(n *xmltok.Node) (record.DosageText, *record.Quantity) {
-	q := quantity(n)
-	if q == nil {
+	if n == nil || n.Attr("nullFlavor") != "" {
 		return record.DosageText{}, nil
 	}
-	text := q.Value
-	unit := q.Unit
-	if t := n.Find("translation", "originalText"); t != nil && t.Text != "" {
-		unit = t.Text
+	v := strings.TrimSpace(n.Attr("value"))
+	if !isNumber(v) {
+		return record.DosageText{}, nil
 	}
-	if unit != "" {
-		text += " " + unit
+	q := &record.Quantity{Value: v}
+	unit := strings.TrimSpace(n.Attr("unit"))
+	words := ""
+	if t := n.Find("translation", "originalText"); t != nil && t.Text != "" {
+		words = t.Text
+	}
+	if unit != "1" {
+		q.SetUnit(unit)
+	}
+	text := v
+	if words != "" {
+		text += " " + words
+	} else if q.Unit != "" {
+		text += " " + q.Unit
 	}
 	return record.NewDosageText(text), q
 }
@@ -580,9 +1002,12 @@ func supplyQuantity(n *xmltok.Node) (record.DosageText, *record.Quantity) {
 // linkSet records a problem header; its code and links are resolved once
 // the whole extract is read (the statements it names may come later).
 func (p *parser) linkSet(n *xmltok.Node, c *compCtx) {
+	lc := n.Child("code")
+	if coded(lc) {
+		p.read()
+	}
 	e := p.newEntry(n, c)
 	e.Kind = record.KindProblem
-	lc := n.Child("code")
 	code := strings.TrimSpace(lc.Attr("code"))
 	e.Status = record.StatusActive // GP2GP: unknown status defaults to active
 	if code == snomedInactiveProblem {
@@ -593,7 +1018,7 @@ func (p *parser) linkSet(n *xmltok.Node, c *compCtx) {
 		sig = "major"
 	}
 	e.Problem = &record.ProblemInfo{Significance: sig}
-	pp := pendingProblem{id: e.ID, unspecified: code == snomedUnspecifiedProblem}
+	pp := pendingProblem{unspecified: code == snomedUnspecifiedProblem}
 	if ref := n.Find("conditionNamed", "namedStatementRef"); ref != nil {
 		pp.named = idRoot(ref)
 	}
@@ -604,6 +1029,7 @@ func (p *parser) linkSet(n *xmltok.Node, c *compCtx) {
 			}
 		}
 	}
+	pp.index = p.add(e, key{n.Local, e.ID})
+	p.linkSetCodes[pp.index], _ = statementCode(lc)
 	p.problems = append(p.problems, pp)
-	p.add(e)
 }
