@@ -225,3 +225,151 @@ func TestAccounting(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicy: only a positive PolicyID (or PolicyId) is a policy; -1, 0 and
+// empty are EMIS's null link; a value that is no number fails closed.
+func TestPolicy(t *testing.T) {
+	cases := []struct {
+		xml  string
+		want bool
+	}{
+		{`<Event/>`, false},
+		{`<Event><PolicyID>-1</PolicyID></Event>`, false},
+		{`<Event><PolicyID> -1 </PolicyID></Event>`, false},
+		{`<Event><PolicyID>0</PolicyID></Event>`, false},
+		{`<Event><PolicyID></PolicyID></Event>`, false},
+		{`<Medication><PolicyId>-1</PolicyId></Medication>`, false},
+		{`<Event><PolicyID>1</PolicyID></Event>`, true},
+		{`<Event><PolicyID>42</PolicyID></Event>`, true},
+		{`<Medication><PolicyId>3</PolicyId></Medication>`, true},
+		{`<Event><PolicyID>x</PolicyID></Event>`, true},
+	}
+	for _, c := range cases {
+		if got := restricted(node(t, c.xml)); got != c.want {
+			t.Errorf("%s: restricted %v, want %v", c.xml, got, c.want)
+		}
+	}
+}
+
+// TestNullLinks: a -1 (or 0, or all-zero GUID) id never refers to anything.
+func TestNullLinks(t *testing.T) {
+	cases := []struct {
+		xml       string
+		guid, ref string
+	}{
+		{`<X><RefID>-1</RefID></X>`, "", ""},
+		{`<X><RefID>0</RefID></X>`, "", ""},
+		{`<X><GUID>-1</GUID><RefID>-1</RefID></X>`, "", ""},
+		{`<X><GUID>{00000000-0000-0000-0000-000000000000}</GUID></X>`, "", ""},
+		{`<X><RefID>7</RefID></X>`, "", "7"},
+		{`<X><GUID>G-1</GUID><RefID>-1</RefID></X>`, "G-1", ""},
+		{`<X><RefID>FREETEXT-x</RefID></X>`, "", ""},
+	}
+	for _, c := range cases {
+		if got := identOf(node(t, c.xml)); got.guid != c.guid || got.ref != c.ref {
+			t.Errorf("%s: %+v, want guid %q ref %q", c.xml, got, c.guid, c.ref)
+		}
+	}
+}
+
+// TestDatePartZero: item 9 of issue 11, at the edges of British Summer Time.
+func TestDatePartZero(t *testing.T) {
+	cases := []struct {
+		s, part, tm string
+		want        record.Date
+	}{
+		{"29/03/2026", "0", "", utcDate(2026, 3, 29, 0, 0, record.PrecisionDay)},          // the day BST begins
+		{"25/10/2026", "0", "", utcDate(2026, 10, 25, 0, 0, record.PrecisionDay)},         // the day it ends
+		{"15/06/2026 00:00:00", "0", "", utcDate(2026, 6, 15, 0, 0, record.PrecisionDay)}, // a time in the text: DatePart 0 has none
+		{"15/06/2026 10:20:00", "0", "", utcDate(2026, 6, 15, 0, 0, record.PrecisionDay)},
+		{"15/06/2026", "0", "00:00", utcDate(2026, 6, 15, 0, 0, record.PrecisionDay)},
+		{"15/06/2026", "0", "00:00:00", utcDate(2026, 6, 15, 0, 0, record.PrecisionDay)},
+		{"15/06/2026", "0", "00:10", utcDate(2026, 6, 14, 23, 10, record.PrecisionMinute)}, // a real time, BST
+		{"15/01/2026", "0", "00:10", utcDate(2026, 1, 15, 0, 10, record.PrecisionMinute)},  // GMT
+		{"15/06/2026 00:00:00", "", "", utcDate(2026, 6, 15, 0, 0, record.PrecisionDay)},
+		{"15/06/2026 00:00:00", "4", "", utcDate(2026, 6, 14, 23, 0, record.PrecisionSecond)}, // DatePart 4: a time
+		{"15/06/2026", "-1", "", utcDate(2026, 6, 15, 0, 0, record.PrecisionDay)},
+		{"06/2026", "1", "", utcDate(2026, 6, 1, 0, 0, record.PrecisionMonth)},
+		{"30/06/2026 23:30:00", "1", "", utcDate(2026, 6, 1, 0, 0, record.PrecisionMonth)},
+		{"2026", "2", "", utcDate(2026, 1, 1, 0, 0, record.PrecisionYear)},
+	}
+	for _, c := range cases {
+		got, ok := parseDate(c.s, c.part, c.tm)
+		if !ok || got != c.want {
+			t.Errorf("parseDate(%q, %q, %q) = %v %v, want %v", c.s, c.part, c.tm, got, ok, c.want)
+		}
+	}
+}
+
+// TestWithheldLinks: confidentiality follows links (item 10), one shape
+// at a time.
+func TestWithheldLinks(t *testing.T) {
+	ev := func(guid, policy, extra string) string {
+		return `<Event><GUID>` + guid + `</GUID><AssignedDate>01/02/2026</AssignedDate><AssignedTime>10:00</AssignedTime><PolicyID>` + policy +
+			`</PolicyID>` + extra + `</Event>`
+	}
+	read := func(code string) string { return `<Code><Value>` + code + `</Value><Scheme>READ2</Scheme></Code>` }
+	drug := `<Drug><PreparationID><Value>12345</Value><Scheme>EMISPREPARATION</Scheme></PreparationID></Drug>`
+	course := func(guid, policy string) string {
+		return `<Medication><GUID>` + guid + `</GUID><AssignedDate>01/01/2026</AssignedDate>` + drug + `<Status>C</Status><PolicyId>` + policy + `</PolicyId></Medication>`
+	}
+	issue := func(guid, link string) string {
+		return `<Issue><GUID>` + guid + `</GUID><AssignedDate>01/02/2026</AssignedDate>` + drug + `<PolicyId>-1</PolicyId><MedicationLink><GUID>` + link + `</GUID></MedicationLink></Issue>`
+	}
+	cases := []struct {
+		name, body string
+		kept, gone []string
+	}{
+		{"no policy anywhere", `<EventList>` + ev("E1", "-1", read("H33..")) + `</EventList>`, []string{"E1"}, nil},
+		{"withheld course withholds its issues",
+			`<MedicationList>` + course("M1", "4") + course("M2", "-1") + `</MedicationList><IssueList>` + issue("I1", "M1") + issue("I2", "M2") + `</IssueList>`,
+			[]string{"M2", "I2"}, []string{"M1", "I1"}},
+		{"issue before its course in the document",
+			`<IssueList>` + issue("I1", "M1") + `</IssueList><MedicationList>` + course("M1", "4") + `</MedicationList>`,
+			nil, []string{"M1", "I1"}},
+		{"withheld systolic withholds the pair",
+			`<EventList>` + ev("S", "2", read("2469.")+`<GroupID>5</GroupID>`) + ev("D", "-1", read("246A.")+`<GroupID>5</GroupID>`) + `</EventList>`,
+			nil, []string{"S", "D"}},
+		{"withheld diastolic withholds the pair",
+			`<EventList>` + ev("S", "-1", read("2469.")+`<GroupID>5</GroupID>`) + ev("D", "2", read("246A.")+`<GroupID>5</GroupID>`) + `</EventList>`,
+			nil, []string{"S", "D"}},
+		{"withheld report withholds its results",
+			`<InvestigationList><Investigation><GUID>R</GUID>` + read("44I..") + `<AssignedDate>01/02/2026</AssignedDate><PolicyID>9</PolicyID><EventList>` +
+				ev("N", "-1", read("44I5.")) + `</EventList></Investigation></InvestigationList>`,
+			nil, []string{"R", "N"}},
+		{"withheld result leaves its report",
+			`<InvestigationList><Investigation><GUID>R</GUID>` + read("44I..") + `<AssignedDate>01/02/2026</AssignedDate><PolicyID>-1</PolicyID><EventList>` +
+				ev("N", "-1", read("44I5.")) + ev("K", "9", read("44I4.")) + `</EventList></Investigation></InvestigationList>`,
+			[]string{"R", "N"}, []string{"K"}},
+		{"withheld consultation withholds its items",
+			`<ConsultationList><Consultation><GUID>C</GUID><AssignedDate>01/02/2026</AssignedDate><PolicyID>3</PolicyID><ElementList><ConsultationElement>` +
+				ev("E", "-1", read("H33..")) + `</ConsultationElement><ConsultationElement>` + course("M", "-1") + `</ConsultationElement></ElementList></Consultation></ConsultationList>` +
+				`<IssueList>` + issue("I", "M") + `</IssueList>`,
+			nil, []string{"C", "E", "M", "I"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := parse(t, doc(reg+c.body), record.ParseOptions{})
+			for _, id := range c.kept {
+				if !has(r, id) {
+					t.Errorf("%s withheld", id)
+				}
+			}
+			for _, id := range c.gone {
+				if has(r, id) {
+					t.Errorf("%s kept", id)
+				}
+			}
+			if r.Withheld != (len(c.gone) > 0) || r.Stats.Withheld != len(c.gone) {
+				t.Errorf("withheld %v, stats %+v, want %d withheld", r.Withheld, r.Stats, len(c.gone))
+			}
+			for _, e := range r.Entries {
+				for _, m := range e.Members {
+					if !has(r, m) {
+						t.Errorf("%s lists withheld member %s", e.ID, m)
+					}
+				}
+			}
+		})
+	}
+}
