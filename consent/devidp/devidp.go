@@ -94,8 +94,9 @@ type Provider struct {
 	srv    *http.Server
 	now    func() time.Time
 
-	mu    sync.Mutex
-	codes map[string]authCode
+	mu       sync.Mutex
+	codes    map[string]authCode
+	sessions map[string]idpSession
 
 	closeOnce sync.Once
 	closeErr  error
@@ -161,15 +162,16 @@ func Start(ctx context.Context, opts Options) (*Provider, error) {
 		return nil, &mig.Error{Code: mig.EUNAVAILABLE, Message: fmt.Sprintf("development identity provider: cannot listen on %s", opts.Addr), Err: err}
 	}
 	p := &Provider{
-		opts:   opts,
-		issuer: "http://" + ln.Addr().String(),
-		key:    key,
-		kid:    kid,
-		signer: signer,
-		ln:     ln,
-		now:    time.Now,
-		codes:  make(map[string]authCode),
-		done:   make(chan struct{}),
+		opts:     opts,
+		issuer:   "http://" + ln.Addr().String(),
+		key:      key,
+		kid:      kid,
+		signer:   signer,
+		ln:       ln,
+		now:      time.Now,
+		codes:    make(map[string]authCode),
+		sessions: make(map[string]idpSession),
+		done:     make(chan struct{}),
 	}
 	p.srv = &http.Server{
 		Handler:           p.routes(),

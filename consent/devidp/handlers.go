@@ -31,6 +31,7 @@ func (p *Provider) routes() http.Handler {
 	mux.Handle("/jwks", cors(http.HandlerFunc(p.handleJWKS)))
 	mux.Handle("/token", cors(http.HandlerFunc(p.handleToken)))
 	mux.HandleFunc("/authorize", p.handleAuthorize)
+	mux.HandleFunc("/end_session", p.handleEndSession)
 	return mux
 }
 
@@ -57,6 +58,7 @@ type discovery struct {
 	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	SubjectTypesSupported             []string `json:"subject_types_supported"`
@@ -77,11 +79,12 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		AuthorizationEndpoint:             p.issuer + "/authorize",
 		TokenEndpoint:                     p.issuer + "/token",
 		JWKSURI:                           p.issuer + "/jwks",
+		EndSessionEndpoint:                p.issuer + "/end_session",
 		ResponseTypesSupported:            []string{"code"},
 		GrantTypesSupported:               []string{"authorization_code", DevGrantType},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{"RS256"},
-		ScopesSupported:                   []string{"openid", "profile", "nationalrbacaccess"},
+		ScopesSupported:                   []string{"openid", "profile", "nationalrbacaccess", "launch"},
 		TokenEndpointAuthMethodsSupported: []string{"none"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		ClaimsSupported: []string{"iss", "sub", "aud", "azp", "exp", "iat", "jti", "name",
@@ -147,18 +150,34 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		user = f.Get("login_hint")
 	}
 	role, org, name := f.Get("role"), f.Get("org"), f.Get("name")
-	if user == "" && role == "" && org == "" {
-		p.loginForm(w, http.StatusOK, f, "")
-		return
-	}
-	id, err := NewIdentity(user, role, org, name)
-	if err != nil {
-		if r.Method == http.MethodPost {
-			p.loginForm(w, http.StatusBadRequest, f, mig.ErrorMessage(err))
-		} else {
-			fail(errInvalidRequest, mig.ErrorMessage(err))
+	var id Identity
+	switch demo, ok := demoUser(f.Get("demo")); {
+	case r.Method == http.MethodPost && ok:
+		// A one-click demo user from the form.
+		id = demo
+		p.startSession(w, id)
+	case user == "" && role == "" && org == "":
+		// Signed in already (and not asked to sign in again): no form.
+		sid, signedIn := p.sessionIdentity(r)
+		if !signedIn || f.Get("prompt") == "login" {
+			p.loginForm(w, http.StatusOK, f, "")
+			return
 		}
-		return
+		id = sid
+	default:
+		var err error
+		id, err = NewIdentity(user, role, org, name)
+		if err != nil {
+			if r.Method == http.MethodPost {
+				p.loginForm(w, http.StatusBadRequest, f, mig.ErrorMessage(err))
+			} else {
+				fail(errInvalidRequest, mig.ErrorMessage(err))
+			}
+			return
+		}
+		if r.Method == http.MethodPost {
+			p.startSession(w, id)
+		}
 	}
 	code := randomString(32)
 	p.storeCode(code, authCode{
@@ -353,10 +372,16 @@ type option struct {
 var formTemplate = template.Must(template.New("form").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>MIG development sign-in</title>
 <style>body{font-family:sans-serif;max-width:32em;margin:2em auto}label{display:block;margin:.8em 0 .2em}
-input,select{width:100%;padding:.3em}button{margin-top:1.2em;padding:.4em 1.2em}.err{color:#a00}</style></head>
+input,select{width:100%;padding:.3em}button{margin-top:1.2em;padding:.4em 1.2em}.err{color:#a00}form.demo button{margin-top:.4em;width:100%;text-align:left}</style></head>
 <body><h1>MIG development sign-in</h1>
 <p>Development identity provider: choose who to sign in as. Not for real patients or users.</p>
 {{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
+{{if .Demo}}<h2>Demo users</h2>
+{{range .Demo}}<form method="post" action="/authorize" class="demo">
+{{range $k, $v := $.Hidden}}<input type="hidden" name="{{$k}}" value="{{$v}}">
+{{end}}<input type="hidden" name="demo" value="{{.User}}"><button type="submit" id="demo-{{.User}}">Sign in as {{.Label}}</button>
+</form>
+{{end}}<h2>Any user</h2>{{end}}
 <form method="post" action="/authorize">
 {{range $k, $v := .Hidden}}<input type="hidden" name="{{$k}}" value="{{$v}}">
 {{end}}<label for="user">User id</label><input id="user" name="user" value="{{.User}}" required maxlength="64">
@@ -409,6 +434,7 @@ func (p *Provider) loginForm(w http.ResponseWriter, status int, f url.Values, er
 	w.WriteHeader(status)
 	_ = formTemplate.Execute(w, map[string]any{
 		"Hidden": hidden, "User": user, "Name": name, "Org": org, "Roles": roles, "Orgs": orgs, "Error": errMsg,
+		"Demo": DemoUsers,
 	})
 }
 
