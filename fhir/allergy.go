@@ -16,17 +16,15 @@ func (mp *mapping) allergy(e *record.Entry, id string) *aipb.AllergyIntolerance 
 	if ai == nil {
 		ai = &record.AllergyInfo{}
 	}
-	code := concept(e.Code)
-	if ai.Category == record.AllergyNoKnown {
-		if code == nil {
-			code = &d.CodeableConcept{}
-		}
-		if !hasCode(e.Code, record.SystemSNOMED, snomedNoKnownAllergy) {
-			code.Coding = append(code.Coding, coding(record.SystemSNOMED, snomedNoKnownAllergy, "No known allergy"))
-		}
-	}
+	code := concept(Codes(e))
 	if code == nil {
-		return nil
+		return nil // never an allergy with no code (emits drops it first)
+	}
+	for _, cd := range code.Coding {
+		if cd.System.GetValue() == record.SystemSNOMED && cd.Code.GetValue() == snomedNoKnownAllergy && !hasCode(e.Code, record.SystemSNOMED, snomedNoKnownAllergy) {
+			cd.Display = fstr("No known allergy")
+			cd.UserSelected = nil // ours, not what the clinician chose
+		}
 	}
 	status := "active"
 	switch e.Status {
@@ -39,11 +37,18 @@ func (mp *mapping) allergy(e *record.Entry, id string) *aipb.AllergyIntolerance 
 		Id:                 &d.Id{Value: id},
 		Meta:               meta(Profile("AllergyIntolerance")),
 		ClinicalStatus:     fixedConcept(systemAllergyClinical, status, conditionStatusDisplay[status]),
-		VerificationStatus: fixedConcept(systemAllergyVer, "confirmed", "Confirmed"),
 		Code:               code,
 		Patient:            mp.patient,
 		RecordedDate:       dateTime(e.Recorded),
 		Recorder:           personRef(e.Author),
+	}
+	// Confirmed only where the GP system says so; otherwise the status is
+	// left unstated rather than invented.
+	if ai.Confirmed {
+		out.VerificationStatus = fixedConcept(systemAllergyVer, "confirmed", "Confirmed")
+	}
+	if ai.AllergenUncoded {
+		out.Extension = append(out.Extension, allergenNotCoded())
 	}
 	switch ai.Category {
 	case record.AllergyDrug:
@@ -75,4 +80,15 @@ func hasCode(rc record.Concept, system, code string) bool {
 		}
 	}
 	return false
+}
+
+// ExtAllergenNotCoded marks an allergy recorded under a national allergy
+// heading whose allergen the GP system holds only locally, uncoded or as
+// narrative: the allergy is real, the allergen is not shown. Clients show
+// "Allergen not coded: check with the GP practice" (design: ours).
+const ExtAllergenNotCoded = "https://mig.example.nhs.uk/StructureDefinition/Extension-AllergenNotCoded"
+
+func allergenNotCoded() *d.Extension {
+	return &d.Extension{Url: furi(ExtAllergenNotCoded),
+		Value: &d.Extension_ValueX{Choice: &d.Extension_ValueX_Boolean{Boolean: &d.Boolean{Value: true}}}}
 }

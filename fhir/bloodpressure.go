@@ -29,8 +29,14 @@ func mmHg(q *record.Quantity) *d.Quantity {
 func (mp *mapping) bloodPressure(e *record.Entry, id string) *obspb.Observation {
 	// The code of the reading as a whole, as the GP system recorded it (the
 	// adapters keep the halves' codes apart), then the profile's LOINC code.
-	code := &d.CodeableConcept{Coding: append(codings(e.Code),
-		coding(record.SystemLOINC, loincBPPanel, "Blood pressure panel with all children optional"))}
+	code := concept(Codes(e))
+	for _, cd := range code.Coding {
+		if cd.System.GetValue() == record.SystemLOINC && cd.Code.GetValue() == loincBPPanel && len(e.Code.Codings) == 0 ||
+			cd.System.GetValue() == record.SystemLOINC && cd.Code.GetValue() == loincBPPanel && !hasCode(e.Code, record.SystemLOINC, loincBPPanel) {
+			cd.Display = fstr("Blood pressure panel with all children optional")
+			cd.UserSelected = nil // ours, not what the clinician chose
+		}
+	}
 	out := &obspb.Observation{
 		Id:       &d.Id{Value: id},
 		Meta:     meta(ProfileBP),
@@ -52,8 +58,9 @@ func (mp *mapping) bloodPressure(e *record.Entry, id string) *obspb.Observation 
 		code, display string
 		q             *record.Quantity
 		source        record.Concept
-	}{{loincSystolic, "Systolic blood pressure", e.Systolic, e.SystolicCode},
-		{loincDiastolic, "Diastolic blood pressure", e.Diastolic, e.DiastolicCode}} {
+		rng           *record.Range
+	}{{loincSystolic, "Systolic blood pressure", e.Systolic, e.SystolicCode, e.SystolicRange},
+		{loincDiastolic, "Diastolic blood pressure", e.Diastolic, e.DiastolicCode, e.DiastolicRange}} {
 		// The profile's LOINC code first, then the half's codes as the GP
 		// system recorded them (sitting, standing, lying...): as entered,
 		// userSelected, then translations.
@@ -64,6 +71,9 @@ func (mp *mapping) bloodPressure(e *record.Entry, id string) *obspb.Observation 
 			comp.Value = &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_Quantity{Quantity: q}}
 		} else {
 			comp.DataAbsentReason = dataAbsent()
+		}
+		if rr := referenceRange(part.rng); rr != nil {
+			comp.ReferenceRange = []*obspb.Observation_ReferenceRange{rr}
 		}
 		out.Component = append(out.Component, comp)
 	}

@@ -118,22 +118,29 @@ func TestBloodPressureCode(t *testing.T) {
 }
 
 // TestQuantityUCUM checks that a result's value and reference range carry
-// the UCUM system and code when the unit written is a UCUM code, and only
-// the unit text otherwise.
+// the unit and its UCUM code when the unit is valid UCUM or a GP unit
+// string with a UCUM equivalent, and that any other unit is left out and
+// marked data-absent (never silently dropped, never shown as text).
 func TestQuantityUCUM(t *testing.T) {
 	tests := []struct {
 		unit, wantCode string
+		withheld       bool
 	}{
-		{"mmol/mol", "mmol/mol"},
-		{"mmol/L", "mmol/L"},
-		{"10*9/L", "10*9/L"},
-		{"g/L", "g/L"},
-		{"mmol/l", ""}, // not UCUM's spelling: no code guessed
-		{"tablet", ""}, // a form, not a unit
-		{"", ""},       // no unit
-		{"mmHg", ""},   // UCUM writes mm[Hg]
-		{"IU/L", ""},   // UCUM writes [IU]/L
-		{"umol/L", "umol/L"},
+		{"mmol/mol", "mmol/mol", false},
+		{"mmol/L", "mmol/L", false},
+		{"10*9/L", "10*9/L", false},
+		{"g/L", "g/L", false},
+		{"mmol/l", "mmol/L", false},  // a lab's spelling, on the GP list
+		{"x10^9/L", "10*9/L", false}, // a lab's spelling, on the GP list
+		{"tablet", "{tbl}", false},   // a dose unit
+		{"", "", false},              // no unit
+		{"mmHg", "mm[Hg]", false},    // UCUM writes mm[Hg]
+		{"IU/L", "[IU]/L", false},    // UCUM writes [IU]/L
+		{"umol/L", "umol/L", false},
+		{"mL/min/{1.73_m2}", "mL/min/{1.73_m2}", false},
+		{"kua/L", "", true},     // not UCUM, not on the list
+		{"{ring me}", "", true}, // UCUM braces hold any text: only our list passes
+		{"call 07700 900123", "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.unit, func(t *testing.T) {
@@ -154,15 +161,21 @@ func TestQuantityUCUM(t *testing.T) {
 			if err := json.Unmarshal(bodies[1], &obs); err != nil {
 				t.Fatal(err)
 			}
-			wantSystem := ""
+			wantSystem, wantUnit := "", tc.unit
 			if tc.wantCode != "" {
 				wantSystem = SystemUCUM
+			}
+			if tc.withheld {
+				wantUnit = ""
+				if !strings.Contains(string(bodies[1]), `"_unit":{"extension":[{"url":"`+ExtDataAbsentReason+`","valueCode":"unsupported"}]}`) {
+					t.Errorf("withheld unit not marked data-absent: %s", bodies[1])
+				}
 			}
 			for what, got := range map[string]struct{ Unit, System, Code string }{
 				"value": obs.ValueQuantity, "range low": obs.ReferenceRange[0].Low, "range high": obs.ReferenceRange[0].High,
 			} {
-				if got.Unit != tc.unit || got.System != wantSystem || got.Code != tc.wantCode {
-					t.Errorf("%s = %+v, want unit %q system %q code %q", what, got, tc.unit, wantSystem, tc.wantCode)
+				if got.Unit != wantUnit || got.System != wantSystem || got.Code != tc.wantCode {
+					t.Errorf("%s = %+v, want unit %q system %q code %q", what, got, wantUnit, wantSystem, tc.wantCode)
 				}
 			}
 		})

@@ -71,18 +71,32 @@ func fixedConcept(system, code, display string) *d.CodeableConcept {
 	return &d.CodeableConcept{Coding: []*d.Coding{coding(system, code, display)}}
 }
 
+// ExtSCTDescID carries the SNOMED CT description id a GP system sent,
+// beside the concept it names (HL7's coding-sctdescid extension).
+const ExtSCTDescID = "http://hl7.org/fhir/StructureDefinition/coding-sctdescid"
+
 // codings converts a record concept: the code as entered first, marked
 // userSelected, then its translations. Displays are the GP system's terms
-// for national codes (local codes carry none).
+// for national codes (local codes carry none). A SNOMED CT description id
+// is never a code: a coding that has only one (no loaded release turned it
+// into its concept) is left out, and one that has both carries the
+// description id in ExtSCTDescID.
 func codings(rc record.Concept) []*d.Coding {
 	out := make([]*d.Coding, 0, len(rc.Codings))
 	for i, cd := range rc.Codings {
 		if cd.System == "" || cd.Code == "" {
 			continue
 		}
+		if cd.System == record.SystemSNOMED && record.IsDescriptionID(cd.Code) {
+			continue // a description id in the code slot: never shown as a concept
+		}
 		c := coding(cd.System, cd.Code, cd.Term.String())
 		if i == 0 {
 			c.UserSelected = &d.Boolean{Value: true}
+		}
+		if cd.DescriptionID != "" && cd.System == record.SystemSNOMED {
+			c.Extension = []*d.Extension{{Url: furi(ExtSCTDescID),
+				Value: &d.Extension_ValueX{Choice: &d.Extension_ValueX_Id{Id: &d.Id{Value: cd.DescriptionID}}}}}
 		}
 		out = append(out, c)
 	}
@@ -193,25 +207,17 @@ func validDecimal(s string) bool { return decimalRE.MatchString(s) }
 
 var comparators = map[string]bool{"<": true, "<=": true, ">=": true, ">": true}
 
-// ucumUnits are the units, as GP systems write them, that are UCUM codes
-// with the same spelling: a value in one of them carries the UCUM system and
-// code, so a receiving system can compare and convert it. Any other unit is
-// kept as text only (we never guess a code for it).
-var ucumUnits = map[string]bool{
-	"mmol/L": true, "umol/L": true, "nmol/L": true, "pmol/L": true, "mmol/mol": true,
-	"g/L": true, "g/dL": true, "mg/L": true, "mg/dL": true, "ug/L": true, "ng/mL": true, "ng/L": true,
-	"10*9/L": true, "10*12/L": true, "mU/L": true, "U/L": true, "mL/min": true, "fL": true, "pg": true,
-	"%": true, "kg": true, "g": true, "cm": true, "m": true, "kg/m2": true, "Cel": true, "/min": true,
-	"mm[Hg]": true, "mm/h": true, "s": true,
-}
-
-// quantity converts a measured value; nil when absent or not a number.
+// quantity converts a measured value; nil when absent or not a number. A
+// unit is coded as UCUM where it is UCUM (or a GP unit string with a UCUM
+// equivalent, record.UCUMCode); a unit the source gave that could not be
+// vetted is left out and marked with data-absent-reason on unit, so the
+// number is never read as unitless.
 func quantity(q *record.Quantity) *d.Quantity {
 	if q == nil || !validDecimal(q.Value) {
 		return nil
 	}
 	out := &d.Quantity{Value: &d.Decimal{Value: q.Value}}
-	out.Unit, out.System, out.Code = unit(q.Unit)
+	out.Unit, out.System, out.Code = unit(q)
 	if comparators[q.Comparator] {
 		out.Comparator = comparator(q.Comparator)
 	}
@@ -223,20 +229,36 @@ func simpleQuantity(q *record.Quantity) *d.SimpleQuantity {
 		return nil
 	}
 	out := &d.SimpleQuantity{Value: &d.Decimal{Value: q.Value}}
-	out.Unit, out.System, out.Code = unit(q.Unit)
+	out.Unit, out.System, out.Code = unit(q)
 	return out
 }
 
-// unit gives a quantity's unit text and, when the unit is valid UCUM as
-// written, its UCUM system and code; nothing is guessed for other units.
-func unit(u string) (*d.String, *d.Uri, *d.Code) {
-	if u == "" {
+// unit gives a quantity's unit text and UCUM system and code. The record
+// vets units when adapters set them (Quantity.SetUnit); the check is made
+// again here so that no path can show an unvetted unit.
+func unit(q *record.Quantity) (*d.String, *d.Uri, *d.Code) {
+	if q.UnitWithheld {
+		return unitAbsent(), nil, nil
+	}
+	if q.Unit == "" {
 		return nil, nil, nil
 	}
-	if ucumUnits[u] {
-		return fstr(u), furi(SystemUCUM), fcode(u)
+	code, ok := record.UCUMCode(q.Unit)
+	if !ok {
+		return unitAbsent(), nil, nil
 	}
-	return fstr(u), nil, nil
+	return fstr(q.Unit), furi(SystemUCUM), fcode(code)
+}
+
+// ExtDataAbsentReason is the core data-absent-reason extension.
+const ExtDataAbsentReason = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+
+// unitAbsent is a unit element that holds no text, only the
+// data-absent-reason "unsupported": the GP system gave a unit we do not
+// show (not valid UCUM, nor a unit string we know).
+func unitAbsent() *d.String {
+	return &d.String{Extension: []*d.Extension{{Url: furi(ExtDataAbsentReason),
+		Value: &d.Extension_ValueX{Choice: &d.Extension_ValueX_Code{Code: fcode("unsupported")}}}}}
 }
 
 // dataAbsent is a concept that says the value is not known.

@@ -69,7 +69,7 @@ func fixture() *record.Record {
 	add(record.Entry{ID: "SRC-allergy", Kind: record.KindAllergy, Status: record.StatusActive,
 		Code:     read("14L2.", "H/O: penicillin allergy", "91936005", "Allergy to penicillin"),
 		Recorded: day(2001, 5, 2), Effective: day(2001, 5, 2),
-		Allergy: &record.AllergyInfo{Category: record.AllergyDrug, Substance: read("e3...", "Penicillins", "", "")}})
+		Allergy: &record.AllergyInfo{Category: record.AllergyDrug, Substance: read("e3...", "Penicillins", "", ""), Confirmed: true}})
 	add(record.Entry{ID: "SRC-allergy-env", Kind: record.KindAllergy, Status: record.StatusResolved,
 		Code:    read("SN53.", "Allergy, unspecified", "", ""),
 		Allergy: &record.AllergyInfo{Category: record.AllergyOther, Reaction: read("2F5..", "Urticaria", "", "")}})
@@ -124,7 +124,7 @@ func fixture() *record.Record {
 		Effective: day(2026, 6, 1), Value: &record.Quantity{Value: "3.5", Unit: "10*9/L", Comparator: "<"}})
 	add(record.Entry{ID: "SRC-withheld", Kind: record.KindInvestigation, Code: read("43d5.", "HIV test", "", ""), Parent: "SRC-fbc", Effective: day(2026, 6, 1)})
 	add(record.Entry{ID: "SRC-xray", Kind: record.KindInvestigation, Code: ctv3("535..", "Standard chest X-ray"), Effective: day(2023, 3, 3), Author: localAuthor})
-	add(record.Entry{ID: "SRC-ref", Kind: record.KindReferral, Status: record.StatusUnknown, Code: read("8H4E.", "Referral to diabetologist", "183504008", "Referral to diabetologist"),
+	add(record.Entry{ID: "SRC-ref", Kind: record.KindReferral, Status: record.StatusActive, Code: read("8H4E.", "Referral to diabetologist", "183504008", "Referral to diabetologist"),
 		Effective: day(2026, 9, 15), Encounter: "SRC-cons",
 		Referral: &record.ReferralInfo{Priority: "routine", Recipient: "RX999", Specialty: read("", "", "", "")}})
 	add(record.Entry{ID: "SRC-ref-done", Kind: record.KindReferral, Status: record.StatusCompleted, Code: read("8H77.", "Refer to orthopaedic surgeon", "", ""),

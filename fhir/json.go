@@ -218,6 +218,16 @@ func WithheldWarning() []byte {
 	return OperationOutcome("warning", "suppressed", "", WithheldMessage)
 }
 
+// UnclassifiedMessage is the diagnostics of UnclassifiedWarning.
+const UnclassifiedMessage = "Some coded items could not be shown here: check with the GP practice."
+
+// UnclassifiedWarning returns the OperationOutcome that tells a client the
+// record holds coded items no dataset rule could place (a code system or
+// code we cannot classify): distinct from withheld, which is a decision.
+func UnclassifiedWarning() []byte {
+	return OperationOutcome("warning", "incomplete", "", UnclassifiedMessage)
+}
+
 // FullURL returns the fullUrl of a resource served at the mapper's base.
 func (m *Mapper) FullURL(resourceType, id string) string {
 	base := m.Base

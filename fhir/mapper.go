@@ -41,6 +41,15 @@ type Result struct {
 	// Withheld is set when the record or the keep function left items out:
 	// responses then carry WithheldWarning.
 	Withheld bool
+	// Unclassified is set when the record holds coded items no dataset
+	// rule could place (record.RuleUnclassifiable): responses then carry
+	// UnclassifiedWarning, distinct from "withheld".
+	Unclassified bool
+	// Rejected counts the entries keep rejected; Uncoded holds the entries
+	// of a shown kind left out because they carry no code that can be shown
+	// (Report accounts for both).
+	Rejected int
+	Uncoded  []*record.Entry
 }
 
 // Find returns the resource with the type and id, the Patient included.
@@ -76,10 +85,15 @@ type Mapper struct {
 // a record without an NHS number. It is never shown.
 const offlineNHS = "0000000000"
 
-// TypesOf returns the resource types an entry of kind k maps to: the first
-// is the one other resources reference.
-func TypesOf(k record.Kind) []string {
-	switch k {
+// TypesOf returns the resource types an entry maps to: the first is the
+// one other resources reference. A planned entry (a recall, a vaccination
+// due, a planned operation) is a ServiceRequest with intent plan whatever
+// its kind: never a Procedure, Immunization or Condition that happened.
+func TypesOf(e *record.Entry) []string {
+	if e.Planned && e.Kind != record.KindNone {
+		return []string{"ServiceRequest"}
+	}
+	switch e.Kind {
 	case record.KindProblem, record.KindDiagnosis:
 		return []string{"Condition"}
 	case record.KindMedicationAuthorisation:
@@ -104,6 +118,45 @@ func TypesOf(k record.Kind) []string {
 	return nil
 }
 
+// Codes returns the concept the resource made from e carries as its code:
+// the entry's code as the GP system recorded it, plus the codes the mapper
+// adds (the blood pressure profile's LOINC panel code, SNOMED CT "no known
+// allergy"). Searches match on it, so a client finds a resource by any code
+// it shows.
+func Codes(e *record.Entry) record.Concept {
+	switch {
+	case e.Kind == record.KindBloodPressure && !e.Planned:
+		return record.Concept{Codings: append(append([]record.Coding(nil), e.Code.Codings...),
+			record.Coding{System: record.SystemLOINC, Code: loincBPPanel})}
+	case e.Kind == record.KindAllergy && e.Allergy != nil && e.Allergy.Category == record.AllergyNoKnown &&
+		!hasCode(e.Code, record.SystemSNOMED, snomedNoKnownAllergy):
+		return record.Concept{Codings: append(append([]record.Coding(nil), e.Code.Codings...),
+			record.Coding{System: record.SystemSNOMED, Code: snomedNoKnownAllergy})}
+	}
+	return e.Code
+}
+
+// emits reports whether e makes a resource: every type but Encounter
+// needs a code that can be shown, and a battery or report needs a value or
+// a member that is shown (members is the set of mapped entry ids).
+func emits(e *record.Entry, members map[string][2]string) bool {
+	if e.Kind == record.KindEncounter || e.Kind == record.KindAdmission {
+		return true
+	}
+	if concept(Codes(e)) == nil {
+		return false
+	}
+	if e.Kind == record.KindInvestigation && e.Battery && e.Value == nil {
+		for _, m := range e.Members {
+			if _, ok := members[m]; ok && m != e.ID {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
 // mapping is the state of one Map call.
 type mapping struct {
 	now     time.Time // zero: no clock (statuses as the source gave them)
@@ -114,10 +167,12 @@ type mapping struct {
 	refs map[string][2]string
 }
 
-// Map maps rec (already tagged with record.Tag) to FHIR. KindNone entries
-// and entries keep rejects (keep nil keeps all) are not mapped; a rejection
-// sets Result.Withheld, as does rec.Withheld. References point only at
-// resources in the result.
+// Map maps rec (already tagged with record.Tag) to FHIR. KindNone entries,
+// entries a view rule set aside (NotShown: a contradicted "no known
+// allergy") and entries keep rejects (keep nil keeps all) are not mapped; a
+// rejection by keep sets Result.Withheld, as does rec.Withheld. References
+// point only at resources in the result, and no two resources share a type
+// and id (FHIR bdl-7: one fullUrl, one entry).
 func (m *Mapper) Map(rec *record.Record, keep func(*record.Entry) bool) (*Result, error) {
 	if m == nil || m.IDs == nil {
 		return nil, mig.Errorf(mig.EINTERNAL, "fhir mapper has no id key")
@@ -146,10 +201,17 @@ func (m *Mapper) Map(rec *record.Record, keep func(*record.Entry) bool) (*Result
 	for i := range rec.Entries {
 		e := &rec.Entries[i]
 		if e.Kind == record.KindNone {
+			if e.NotShown == record.RuleUnclassifiable {
+				res.Unclassified = true
+			}
 			continue
+		}
+		if !e.NotShown.Shown() {
+			continue // set aside by a rule, not withheld
 		}
 		if keep != nil && !keep(e) {
 			res.Withheld = true
+			res.Rejected++
 			continue
 		}
 		src := e.ID
@@ -160,24 +222,54 @@ func (m *Mapper) Map(rec *record.Record, keep func(*record.Entry) bool) (*Result
 		}
 		selected = append(selected, e)
 		srcIDs = append(srcIDs, src)
-		if types := TypesOf(e.Kind); len(types) > 0 && e.ID != "" {
+		if types := TypesOf(e); len(types) > 0 && e.ID != "" {
 			if _, dup := mp.refs[e.ID]; !dup {
 				mp.refs[e.ID] = [2]string{types[0], m.IDs.Resource(nhs, types[0], src)}
 			}
 		}
+	}
+	// Drop what makes no resource (no code to show, a battery left with no
+	// member) before anything references it. Batteries hold batteries, so
+	// repeat until nothing changes.
+	for changed := true; changed; {
+		changed = false
+		keptE, keptS := selected[:0], srcIDs[:0]
+		for i, e := range selected {
+			if !emits(e, mp.refs) {
+				if !e.Battery {
+					// Coded in the extract but with no code we can show.
+					res.Unclassified = true
+					res.Uncoded = append(res.Uncoded, e)
+				}
+				if e.ID != "" {
+					delete(mp.refs, e.ID)
+				}
+				changed = true
+				continue
+			}
+			keptE, keptS = append(keptE, e), append(keptS, srcIDs[i])
+		}
+		selected, srcIDs = keptE, keptS
 	}
 
 	res.Patient = Resource{Type: "Patient", ID: pid, Views: record.AllViews(),
 		Proto: &bcrpb.ContainedResource{OneofResource: &bcrpb.ContainedResource_Patient{Patient: mp.patientResource(&rec.Patient, pid)}}}
 
 	res.Resources = make([]Resource, 0, len(selected)+len(selected)/4)
+	emitted := make(map[string]bool, len(selected))
 	for i, e := range selected {
-		for _, t := range TypesOf(e.Kind) {
+		for _, t := range TypesOf(e) {
 			id := m.IDs.Resource(nhs, t, srcIDs[i])
+			if emitted[t+"/"+id] {
+				// The same source id twice: record.Finish keeps one entry
+				// per act, so this is a second copy of one already sent.
+				continue
+			}
 			cr := mp.resource(e, t, id)
 			if cr == nil {
 				continue
 			}
+			emitted[t+"/"+id] = true
 			res.Resources = append(res.Resources, Resource{Type: t, ID: id, Views: e.Views, Entry: e, Proto: cr})
 		}
 	}

@@ -43,6 +43,9 @@ const (
 	RuleUnspecified    Rule = "unspecified"          // Read Z and others outside the dataset
 	RuleRelative       Rule = "about-a-relative"     // subject is not the patient (family history)
 	RuleNotInDataset   Rule = "not-in-dataset"       // a structure the dataset does not show
+	// RuleContradicted: a coded "no known allergy" beside a recorded
+	// allergy (views.go): set aside, not withheld.
+	RuleContradicted Rule = "contradicted"
 )
 
 // Shown reports whether a rule lets an entry be shown (RuleNone).

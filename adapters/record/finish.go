@@ -22,10 +22,17 @@ func (r *Record) Withhold(id string) {
 //     consultation, an issue of a withheld authorisation and a result of a
 //     withheld battery are withheld too (to any depth); a withheld member's
 //     id leaves its battery's Members and a problem's Links.
+//   - A battery or report header is marked Battery while its members are
+//     still listed, so the mapper can leave out one left with none.
 //   - The same act repeated (same source id, same content) is one entry;
 //     different content under one id gets a distinct id ("id#2", ...), so
 //     that no two resources share an id.
 func (r *Record) Finish() {
+	for i := range r.Entries {
+		if len(r.Entries[i].Members) > 0 {
+			r.Entries[i].Battery = true
+		}
+	}
 	r.propagateWithheld()
 	r.dedupe()
 }

@@ -265,6 +265,10 @@ type Entry struct {
 
 	Parent  string   // ID of the battery or report this result belongs to
 	Members []string // IDs of a battery's or report's results
+	// Battery marks a battery or report header (Finish sets it from
+	// Members as the adapter read them): shown only while it holds a value
+	// or a member that is shown.
+	Battery bool
 
 	Problem    *ProblemInfo
 	Medication *MedicationInfo

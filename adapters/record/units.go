@@ -76,7 +76,16 @@ var gpUnits = map[string]string{
 	"units": "U", "Units": "U", "/day": "/d", "per day": "/d", "cigs/day": "/d",
 	"mg/24hr": "mg/(24.h)", "mmol/24hr": "mmol/(24.h)", "g/24hr": "g/(24.h)",
 	"kPa": "kPa", "mosmol/kg": "mosm/kg", "mOsm/kg": "mosm/kg",
-	"titre": "{titer}", "IU/ml ": "[IU]/mL",
+	"titre": "{titer}",
+	// dose units of medicines (dm+d units of measure) as prescriptions carry them
+	"tablet": "{tbl}", "tablets": "{tbl}", "capsule": "{capsule}", "capsules": "{capsule}",
+	"dose": "{dose}", "doses": "{dose}", "device": "{device}", "sachet": "{sachet}",
+	"sachets": "{sachet}", "patch": "{patch}", "patches": "{patch}", "ampoule": "{ampoule}",
+	"ampoules": "{ampoule}", "vial": "{vial}", "vials": "{vial}", "pessary": "{pessary}",
+	"suppository": "{suppository}", "pack": "{pack}", "inhaler": "{inhaler}",
+	"lozenge": "{lozenge}", "pastille": "{pastille}", "spray": "{spray}", "drop": "[drp]",
+	"drops": "[drp]", "application": "{application}", "cylinder": "{cylinder}",
+	"pre-filled disposable injection": "{injection}", "enema": "{enema}", "unit dose": "{dose}",
 }
 
 // ucumAnnotations are the braced annotations we accept: UCUM allows any
@@ -86,6 +95,10 @@ var ucumAnnotations = map[string]bool{
 	"titer": true, "INR": true, "1.73_m2": true, "rbc": true, "wbc": true, "dilution": true,
 	"index": true, "count": true, "Ehrlich'U": true, "drp": true, "puffs": true, "tbl": true,
 	"cig": true, "packyears": true, "StdDrink": true,
+	"capsule": true, "dose": true, "device": true, "sachet": true, "patch": true, "ampoule": true,
+	"vial": true, "pessary": true, "suppository": true, "pack": true, "inhaler": true,
+	"lozenge": true, "pastille": true, "spray": true, "application": true, "cylinder": true,
+	"injection": true, "enema": true,
 }
 
 // ucumAtoms are the UCUM unit atoms we recognise (UCUM tables 3-27, the

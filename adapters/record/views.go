@@ -89,6 +89,9 @@ func kinds(ks ...Kind) func(*Entry, ViewContext) bool {
 // active allergies (and coded "no known allergies"), and investigations in
 // the recent-tests period.
 func inSummary(e *Entry, ctx ViewContext) bool {
+	if e.Planned {
+		return false // the Summary shows what is, not what is planned
+	}
 	switch e.Kind {
 	case KindProblem:
 		return e.Status == StatusActive && (e.Problem == nil || !e.Problem.Provisional)
@@ -138,6 +141,9 @@ func Tag(r *Record, ctx ViewContext) {
 	for i := range r.Entries {
 		e := &r.Entries[i]
 		e.Views = e.Views[:0]
+		if e.NotShown == RuleContradicted {
+			e.NotShown = RuleNone // judged again below
+		}
 		if e.Kind == KindNone {
 			continue
 		}
@@ -153,7 +159,8 @@ func Tag(r *Record, ctx ViewContext) {
 // supersedeNoKnownAllergy takes a coded "no known allergies" out of the
 // Summary when the record also holds an allergy the Summary shows: the two
 // contradict each other, and the allergy is what a clinician must not miss.
-// A "no known allergies" then stands in no view, so it is not shown.
+// A "no known allergies" then stands in no view, so it is not shown, and is
+// marked RuleContradicted: set aside by a rule, not withheld information.
 func supersedeNoKnownAllergy(r *Record) {
 	allergic := false
 	for i := range r.Entries {
@@ -178,5 +185,6 @@ func supersedeNoKnownAllergy(r *Record) {
 			}
 		}
 		e.Views = kept
+		e.NotShown = RuleContradicted
 	}
 }

@@ -208,7 +208,7 @@ func (b backendFlags) open(change bool) (agreementBackend, error) {
 }
 
 // cmdAgreement manages Information Sharing Agreements.
-func cmdAgreement(ctx context.Context, args []string, stdout io.Writer) error {
+func cmdAgreement(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	return dispatch(ctx, "agreement", agreementUsage, args, stdout, []subcommand{
 		{"list", func(ctx context.Context, a []string, w io.Writer) error { return agreementList(ctx, a, w) }},
 		{"show", func(ctx context.Context, a []string, w io.Writer) error { return agreementShow(ctx, "show", a, w) }},

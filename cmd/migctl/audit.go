@@ -32,7 +32,7 @@ auditor's token (-token or MIG_TOKEN).
 `
 
 // cmdAudit verifies, exports, summarises and archives the audit trail.
-func cmdAudit(ctx context.Context, args []string, stdout io.Writer) error {
+func cmdAudit(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	return dispatch(ctx, "audit", auditUsage, args, stdout, []subcommand{
 		{"verify", auditVerify},
 		{"export", auditExport},

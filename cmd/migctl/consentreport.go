@@ -44,7 +44,7 @@ func practiceODS(s string) bool {
 }
 
 // cmdConsentReport runs the RIG consent report over one practice.
-func cmdConsentReport(ctx context.Context, args []string, stdout io.Writer) error {
+func cmdConsentReport(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := newFlags("consent-report")
 	fs.SetOutput(diag)
 	fs.Usage = func() {

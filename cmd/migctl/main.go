@@ -44,7 +44,7 @@ Run 'migctl COMMAND -h' for a command's flags.
 
 // commands maps names to their entry points; each returns an error whose
 // text is one line for the user.
-var commands = map[string]func(ctx context.Context, args []string, stdout io.Writer) error{
+var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
 	"token":          cmdToken,
 	"map":            cmdMap,
 	"agreement":      cmdAgreement,
@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "migctl: unknown command %q\n%s", args[0], usage)
 		return 2
 	}
-	if err := cmd(ctx, args[1:], stdout); err != nil {
+	if err := cmd(ctx, args[1:], stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -162,7 +162,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // cmdToken prints an access token from the development identity provider
 // of a migd -dev server, alone on standard output.
-func cmdToken(ctx context.Context, args []string, stdout io.Writer) error {
+func cmdToken(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := newFlags("token")
 	dev := fs.Bool("dev", false, "get the token from the development identity provider (required: production tokens come from NHS CIS2)")
 	server := fs.String("server", "http://127.0.0.1:8080", "the migd -dev server")
@@ -219,13 +219,16 @@ func discoverIssuer(ctx context.Context, server string) (string, error) {
 var offlineKey = []byte("mig offline mapping key: not a secret")[:32]
 
 // cmdMap maps one extract offline and prints the R4 Bundle (collection).
-// What it prints is what the gateway would send for the whole record:
-// confidential items withheld by the adapter, sensitive codes withheld by
-// the default access rules, no free text.
-func cmdMap(ctx context.Context, args []string, stdout io.Writer) error {
+// What it prints is what the gateway would send for the whole record under
+// an agreement covering every view: confidential items withheld by the
+// adapter, sensitive codes withheld by the default access rules, entries a
+// view rule sets aside left out, the same warnings, no free text. With
+// --report it also prints to standard error what was not shown and why.
+func cmdMap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("map")
 	format := fs.String("format", "", "extract format: "+strings.Join(adapters.Formats(), ", "))
 	nhs := fs.String("nhs", "", "fail unless the extract is about this NHS number (as the gateway does)")
+	report := fs.Bool("report", false, "print to standard error what the extract held and what was not shown, and why")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -278,8 +281,16 @@ func cmdMap(ctx context.Context, args []string, stdout io.Writer) error {
 	if res.Withheld {
 		entries = append(entries, fhir.BundleEntry{FullURL: "urn:uuid:00000000-0000-4000-8000-000000000001", Resource: fhir.WithheldWarning()})
 	}
-	_, err = stdout.Write(append(fhir.Collection(nil, entries), '\n'))
-	return err
+	if res.Unclassified {
+		entries = append(entries, fhir.BundleEntry{FullURL: "urn:uuid:00000000-0000-4000-8000-000000000002", Resource: fhir.UnclassifiedWarning()})
+	}
+	if _, err = stdout.Write(append(fhir.Collection(nil, entries), '\n')); err != nil {
+		return err
+	}
+	if *report {
+		return fhir.Account(rec, res).Write(stderr, pos[0])
+	}
+	return nil
 }
 
 const offlineBase = "https://migctl.invalid/fhir"

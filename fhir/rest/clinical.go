@@ -102,7 +102,7 @@ func (s *Server) search(c echo.Context) error {
 			}
 		}
 	}
-	return s.respondBundle(c, r, p, q, matches, res.Withheld || r.Withheld)
+	return s.respondBundle(c, r, p, q, matches, res.Withheld || r.Withheld, res.Unclassified)
 }
 
 func birthDateMatches(res *patientView, bd string) bool {
@@ -237,7 +237,7 @@ func (s *Server) operation(c echo.Context) error {
 			matches = append(matches, rs)
 		}
 	}
-	return s.respondBundle(c, r, p, q, matches, res.Withheld || r.Withheld)
+	return s.respondBundle(c, r, p, q, matches, res.Withheld || r.Withheld, res.Unclassified)
 }
 
 func inView(rs fhir.Resource, v record.View) bool {
@@ -250,7 +250,7 @@ func inView(rs fhir.Resource, v record.View) bool {
 }
 
 // respondBundle pages matches into a searchset Bundle and releases it.
-func (s *Server) respondBundle(c echo.Context, r *consent.Request, p url.Values, q *query, matches []fhir.Resource, withheld bool) error {
+func (s *Server) respondBundle(c echo.Context, r *consent.Request, p url.Values, q *query, matches []fhir.Resource, withheld, unclassified bool) error {
 	total := len(matches)
 	from := q.offset
 	if from > total {
@@ -276,6 +276,9 @@ func (s *Server) respondBundle(c echo.Context, r *consent.Request, p url.Values,
 	}
 	if withheld {
 		entries = append(entries, fhir.BundleEntry{Resource: fhir.WithheldWarning(), Mode: "outcome"})
+	}
+	if unclassified {
+		entries = append(entries, fhir.BundleEntry{Resource: fhir.UnclassifiedWarning(), Mode: "outcome"})
 	}
 	links := s.pageLinks(c, r, p, from, q.count, total)
 	body := fhir.SearchSet(total, links, entries)

@@ -37,6 +37,10 @@ func (s *Server) recordConsent(c echo.Context) error {
 	if err != nil {
 		return s.refuse(c, r, "request", err)
 	}
+	statedDOB, err := statedBirthDate(body)
+	if err != nil {
+		return s.refuse(c, r, "request", err)
+	}
 	nhs := cr.NHSNumber
 	if nhs == "" {
 		if nhs, err = s.patientNHS(cr.PatientID); err != nil {
@@ -47,8 +51,13 @@ func (s *Server) recordConsent(c echo.Context) error {
 		return s.refuse(c, r, "request", &mig.Error{Code: mig.EINVALID, Issue: mig.IssueInvalidNHSNumber,
 			Message: "Consent.patient: NHS number must be 10 digits with a valid modulus 11 check digit"})
 	}
-	if _, err := s.patientData(c, r, nhs); err != nil {
+	pv, err := s.patientData(c, r, nhs)
+	if err != nil {
 		return done(err)
+	}
+	if statedDOB != "" && !birthDateMatches(pv, statedDOB) {
+		r.Decision = consent.Decision{}
+		return s.refuse(c, r, "birth-date", birthDateMismatch())
 	}
 	if cr.Emergency {
 		ok, err := s.emergencyPermitted(c, r)

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -80,6 +81,15 @@ func (s *Server) smartConfiguration(c echo.Context) error {
 		"grant_types_supported":            []string{"authorization_code"},
 		"code_challenge_methods_supported": []string{"S256"},
 		"capabilities":                     []string{"launch-standalone", "client-public", "context-standalone-patient"},
+	}
+	if s.Launch != nil {
+		// EHR launch: the viewer takes iss and launch; the clinical system
+		// creates the launch here, and the viewer redeems it as the user.
+		doc["capabilities"] = append(doc["capabilities"].([]string), "launch-ehr", "context-ehr-patient")
+		base := strings.TrimSuffix(s.Base, "/fhir")
+		doc["mig_launch_endpoint"] = base + "/smart/launch"
+		doc["mig_launch_redeem_endpoint"] = base + "/smart/launch/redeem"
+		doc["mig_launch_endpoint_auth_methods_supported"] = []string{"private_key_jwt"}
 	}
 	if s.TokenURL == "" {
 		delete(doc, "token_endpoint")

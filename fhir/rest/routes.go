@@ -16,7 +16,9 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/fhir/OperationDefinition/:id", s.operationDefinition)
 	e.GET("/", s.home)
 
-	f := e.Group("/fhir", s.authenticate, s.limitBody)
+	s.launchRoutes(e)
+
+	f := e.Group("/fhir", s.authenticate, s.launchContext, s.limitBody)
 	// The one write.
 	f.POST("/Consent", s.recordConsent)
 	// Auditors.

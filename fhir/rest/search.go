@@ -123,22 +123,19 @@ var intentParam = searchParam{Name: "intent", Type: "token", Doc: "plan (authori
 		return false, invalidParam("intent must be plan or order")
 	}}
 
-var requestStatus = searchParam{Name: "status", Type: "token", Doc: "active | completed",
+var requestStatus = searchParam{Name: "status", Type: "token", Doc: "active | completed | revoked | unknown",
 	match: func(e *record.Entry, _, v string) (bool, error) {
-		done := e.Status == record.StatusCompleted || e.Status == record.StatusResolved || e.Status == record.StatusInactive
 		switch v {
-		case "active":
-			return !done, nil
-		case "completed":
-			return done, nil
+		case "active", "completed", "revoked", "unknown":
+			return fhir.ServiceRequestStatus(e) == v, nil
 		}
-		return false, invalidParam("status must be active or completed")
+		return false, invalidParam("status must be active, completed, revoked or unknown")
 	}}
 
 func codeParam(name string) searchParam {
 	return searchParam{Name: name, Type: "token", Doc: "[system|]code; Read v2 codes match with or without their term suffix",
 		match: func(e *record.Entry, _, v string) (bool, error) {
-			return matchCode(name, v, e.Code)
+			return matchCode(name, v, fhir.Codes(e))
 		}}
 }
 

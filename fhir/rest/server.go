@@ -71,6 +71,7 @@ type Server struct {
 	// X-Forwarded-For is believed for the audit trail's source address.
 	TrustedProxies []*net.IPNet
 	WWWAuthHeader  func(err error) string // RFC 6750 WWW-Authenticate value for a 401
+	Launch         *LaunchAPI             // optional: launching the Shared Record Viewer in context
 }
 
 func (s *Server) now() time.Time {
