@@ -34,13 +34,13 @@ func (mp *mapping) allergy(e *record.Entry, id string) *aipb.AllergyIntolerance 
 		status = "resolved"
 	}
 	out := &aipb.AllergyIntolerance{
-		Id:                 &d.Id{Value: id},
-		Meta:               meta(Profile("AllergyIntolerance")),
-		ClinicalStatus:     fixedConcept(systemAllergyClinical, status, conditionStatusDisplay[status]),
-		Code:               code,
-		Patient:            mp.patient,
-		RecordedDate:       dateTime(e.Recorded),
-		Recorder:           personRef(e.Author),
+		Id:             &d.Id{Value: id},
+		Meta:           meta(Profile("AllergyIntolerance")),
+		ClinicalStatus: fixedConcept(systemAllergyClinical, status, conditionStatusDisplay[status]),
+		Code:           code,
+		Patient:        mp.patient,
+		RecordedDate:   dateTime(e.Recorded),
+		Recorder:       personRef(e.Author),
 	}
 	// Confirmed only where the GP system says so; otherwise the status is
 	// left unstated rather than invented.
