@@ -36,7 +36,8 @@ func Concept(codes []*xmltok.Node) (c record.Concept, ok bool) {
 			}
 		case schemeSNOMED:
 			if validSCTID(code) {
-				cd = record.Coding{System: record.SystemSNOMED, Code: code, Term: record.NewTerm(n.Attr("Term"))}
+				// a description id goes to DescriptionID, never Code
+				cd = record.SNOMEDCoding(code, record.NewTerm(n.Attr("Term")))
 			}
 		}
 		if !has(c, cd) {
@@ -53,8 +54,89 @@ func Concept(codes []*xmltok.Node) (c record.Concept, ok bool) {
 
 func has(c record.Concept, cd record.Coding) bool {
 	for _, x := range c.Codings {
-		if x.System == cd.System && x.Code == cd.Code {
+		if x.System == cd.System && x.Code == cd.Code && x.DescriptionID == cd.DescriptionID {
 			return true
+		}
+	}
+	return false
+}
+
+// localConcept is the concept of Code elements that Concept left out (no
+// national coding): their codes under record.SystemTPPLocal, without
+// terms, so that the item is accounted for as not classifiable. Zero when
+// no code looks like a code.
+func localConcept(codes []*xmltok.Node) record.Concept {
+	var c record.Concept
+	for _, n := range codes {
+		code := strings.TrimSpace(n.Attr("Code"))
+		if code == "" || len(code) > 64 || !codeChars(code) {
+			continue
+		}
+		cd := record.Coding{System: record.SystemTPPLocal, Code: code}
+		if !has(c, cd) {
+			c.Codings = append(c.Codings, cd)
+		}
+	}
+	return c
+}
+
+// codeChars reports whether s is made of the characters codes are: letters,
+// digits, '.', '-' and '_'.
+func codeChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// drugAllergyHeading is CTV3 (and Read v2) 14L.. "H/O: drug allergy": the
+// national heading a drug allergy or sensitivity whose allergen is not
+// coded is recorded under in GP2GP (the degraded drug allergy shape in
+// ../shared/reference/gp2gp/fragments/AllergyIntolerance).
+var drugAllergyHeading = record.Coding{System: record.SystemCTV3, Code: "14L.."}
+
+// allergyHeadings are generic allergy codes that do not name the allergen:
+// CTV3 14L.. H/O: drug allergy, 14M.. H/O: non-drug allergy, SN53.
+// allergy, unspecified; SNOMED CT 416098002 drug allergy, 419511003
+// propensity to adverse reaction to drug, 420134006 propensity to adverse
+// reaction, 418038007 propensity to adverse reaction to substance,
+// 419199007 allergy to substance, 609328004 allergic disposition, 59037007
+// drug intolerance.
+var allergyHeadings = map[string]bool{
+	record.SystemCTV3 + "|14L..": true, record.SystemCTV3 + "|14M..": true, record.SystemCTV3 + "|SN53.": true,
+	record.SystemSNOMED + "|416098002": true, record.SystemSNOMED + "|419511003": true, record.SystemSNOMED + "|420134006": true,
+	record.SystemSNOMED + "|418038007": true, record.SystemSNOMED + "|419199007": true, record.SystemSNOMED + "|609328004": true,
+	record.SystemSNOMED + "|59037007": true,
+}
+
+// allergyHeading reports whether c's code as entered is a generic allergy
+// heading, so that the allergen is not in the code.
+func allergyHeading(c record.Concept) bool {
+	return len(c.Codings) > 0 && allergyHeadings[c.Codings[0].System+"|"+c.Codings[0].Code]
+}
+
+// familyHistory are SNOMED CT concepts that say a statement is about a
+// relative: 57177007 family history with explicit context, 416471007
+// family history of clinical finding, 281666001 family history of
+// disorder.
+var familyHistory = map[string]bool{"57177007": true, "416471007": true, "281666001": true}
+
+// familyHistoryCode reports whether c is a family history code: CTV3 12...
+// (Read chapter 12, family history) or one of the SNOMED CT concepts above.
+func familyHistoryCode(c record.Concept) bool {
+	for _, cd := range c.Codings {
+		switch cd.System {
+		case record.SystemCTV3:
+			if strings.HasPrefix(cd.Code, "12") {
+				return true
+			}
+		case record.SystemSNOMED:
+			if familyHistory[cd.Code] {
+				return true
+			}
 		}
 	}
 	return false
@@ -97,8 +179,7 @@ func drugConcept(n *xmltok.Node) (c record.Concept, key string, ok bool) {
 	if n.Attr("Scheme") != drugDmd || !validSCTID(id) {
 		return record.Concept{}, "", false
 	}
-	return record.Concept{Codings: []record.Coding{{System: record.SystemSNOMED, Code: id,
-		Term: record.NewTerm(n.Attr("FullName"))}}}, id, true
+	return record.Concept{Codings: []record.Coding{record.SNOMEDCoding(id, record.NewTerm(n.Attr("FullName")))}}, id, true
 }
 
 // hasReadTwin reports whether c's as-entered CTV3 code reads as a Read v2
@@ -165,7 +246,8 @@ func isDecimal(s string) bool {
 }
 
 // bpUnit normalises the ways a blood pressure unit is written to UCUM;
-// no unit means SystmOne's default for the code, mm[Hg].
+// no unit means SystmOne's default for the code, mm[Hg]. The result still
+// goes through Quantity.SetUnit.
 func bpUnit(u string) string {
 	switch strings.ToLower(strings.ReplaceAll(u, " ", "")) {
 	case "", "mmhg", "mm[hg]":

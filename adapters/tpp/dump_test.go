@@ -14,6 +14,7 @@ type dCoding struct {
 	System string `json:"system"`
 	Code   string `json:"code"`
 	Term   string `json:"term,omitempty"`
+	DescID string `json:"descriptionId,omitempty"`
 }
 
 type dDate struct {
@@ -68,12 +69,16 @@ type dEntry struct {
 	Encounter      string              `json:"encounter,omitempty"`
 	Author         *dPerson            `json:"author,omitempty"`
 	Organisation   string              `json:"organisation,omitempty"`
+	Planned        bool                `json:"planned,omitempty"`
+	NotShown       string              `json:"notShown,omitempty"`
 }
 
 type dAllergy struct {
-	Category  string    `json:"category"`
-	Substance []dCoding `json:"substance,omitempty"`
-	Reaction  []dCoding `json:"reaction,omitempty"`
+	Category        string    `json:"category"`
+	Substance       []dCoding `json:"substance,omitempty"`
+	Reaction        []dCoding `json:"reaction,omitempty"`
+	AllergenUncoded bool      `json:"allergenUncoded,omitempty"`
+	Confirmed       bool      `json:"confirmed,omitempty"`
 }
 
 type dReferral struct {
@@ -109,12 +114,14 @@ type dFlag struct {
 }
 
 type dRecord struct {
-	Format       string   `json:"format"`
-	Extracted    *dDate   `json:"extracted,omitempty"`
-	Patient      dPatient `json:"patient"`
-	Entries      []dEntry `json:"entries"`
-	SharingFlags []dFlag  `json:"sharingFlags,omitempty"`
-	Withheld     bool     `json:"withheld"`
+	Format       string       `json:"format"`
+	Extracted    *dDate       `json:"extracted,omitempty"`
+	Patient      dPatient     `json:"patient"`
+	Entries      []dEntry     `json:"entries"`
+	SharingFlags []dFlag      `json:"sharingFlags,omitempty"`
+	Withheld     bool         `json:"withheld"`
+	WithheldIDs  []string     `json:"withheldIds,omitempty"`
+	Stats        record.Stats `json:"stats"`
 }
 
 func dumpDate(d record.Date) *dDate {
@@ -127,7 +134,7 @@ func dumpDate(d record.Date) *dDate {
 func dumpConcept(c record.Concept) []dCoding {
 	var out []dCoding
 	for _, cd := range c.Codings {
-		out = append(out, dCoding{cd.System, cd.Code, cd.Term.String()})
+		out = append(out, dCoding{cd.System, cd.Code, cd.Term.String(), cd.DescriptionID})
 	}
 	return out
 }
@@ -142,7 +149,8 @@ func dumpName(n record.HumanName) *dName {
 // dump renders rec; withDosage false leaves out the dosage exception, for
 // the free-text check.
 func dump(rec *record.Record, withDosage bool) []byte {
-	out := dRecord{Format: rec.Format, Extracted: dumpDate(rec.Extracted), Withheld: rec.Withheld, Entries: []dEntry{}}
+	out := dRecord{Format: rec.Format, Extracted: dumpDate(rec.Extracted), Withheld: rec.Withheld, Entries: []dEntry{},
+		WithheldIDs: rec.WithheldIDs, Stats: rec.Stats}
 	p := rec.Patient
 	out.Patient = dPatient{NHSNumber: p.NHSNumber, Name: dumpName(p.Name), BirthDate: dumpDate(p.BirthDate),
 		Sex: p.Sex.String(), PracticeODS: p.PracticeODS, Deceased: p.Deceased, DeceasedDate: dumpDate(p.DeceasedDate),
@@ -157,7 +165,8 @@ func dump(rec *record.Record, withDosage bool) []byte {
 			Value: e.Value, Range: e.Range, Interpretation: dumpConcept(e.Interpretation),
 			Systolic: e.Systolic, Diastolic: e.Diastolic, SystolicCode: dumpConcept(e.SystolicCode),
 			DiastolicCode: dumpConcept(e.DiastolicCode), Parent: e.Parent, Members: e.Members,
-			Problem: e.Problem, Encounter: e.Encounter, Organisation: e.Organisation}
+			Problem: e.Problem, Encounter: e.Encounter, Organisation: e.Organisation,
+			Planned: e.Planned, NotShown: string(e.NotShown)}
 		if m := e.Medication; m != nil {
 			d.Medication = &dMedication{QuantityValue: m.QuantityValue, Type: m.Type, Authorisation: m.Authorisation,
 				RepeatsAllowed: m.RepeatsAllowed, RepeatsIssued: m.RepeatsIssued, DurationDays: m.DurationDays}
@@ -166,7 +175,7 @@ func dump(rec *record.Record, withDosage bool) []byte {
 			}
 		}
 		if a := e.Allergy; a != nil {
-			d.Allergy = &dAllergy{a.Category, dumpConcept(a.Substance), dumpConcept(a.Reaction)}
+			d.Allergy = &dAllergy{a.Category, dumpConcept(a.Substance), dumpConcept(a.Reaction), a.AllergenUncoded, a.Confirmed}
 		}
 		if r := e.Referral; r != nil {
 			d.Referral = &dReferral{r.Priority, r.Recipient, dumpConcept(r.Specialty)}

@@ -131,11 +131,18 @@ func TestLocalCodes(t *testing.T) {
 		`<ClinicalCode><Code Scheme="Other" Code="ABC" Term="FREETEXT-c"/></ClinicalCode>` +
 		`<Medication><MedicationType>NHS medication</MedicationType><Drug FullName="FREETEXT-d" Scheme="Multilex" ProductID="123" PackID="4"/><Dose>x</Dose><Quantity>1</Quantity><StartDate>2024-01-01</StartDate><EndDate>2024-01-02</EndDate></Medication>`
 	rec := parseString(t, doc(event("E", "", body)))
-	if len(rec.Entries) != 1 {
-		t.Fatalf("entries = %d, want 1 (local-only codes and Multilex drugs dropped)", len(rec.Entries))
+	if len(rec.Entries) != 3 {
+		t.Fatalf("entries = %d, want 3 (local-only codes kept as not classifiable, Multilex drugs dropped)", len(rec.Entries))
 	}
 	if got := codes(rec.Entries[0].Code); got != "fhir.hl7.org.uk/Id/tpp-local-codes|Y1234| snomed.info/sct|38341003|Hypertension" {
 		t.Errorf("codes = %q", got)
+	}
+	// A local-only code is accounted for: its code, never its term, never shown.
+	for i, want := range []string{"fhir.hl7.org.uk/Id/tpp-local-codes|Y9876|", "fhir.hl7.org.uk/Id/tpp-local-codes|ABC|"} {
+		e := rec.Entries[i+1]
+		if got := codes(e.Code); got != want || e.Kind != record.KindNone || e.NotShown != record.RuleUnclassifiable {
+			t.Errorf("local-only %d: %q %v %q", i, got, e.Kind, e.NotShown)
+		}
 	}
 }
 

@@ -30,6 +30,7 @@ type evCtx struct {
 	links                      []string       // the Event's own LinkedProblemUIDs
 	vaccLinks, sensLinks       []string
 	vaccination, drugSens, rep bool // holds a Vaccination, DrugSensitivity, Report
+	sensUsed                   bool // a coded allergy of the event took its DrugSensitivity
 
 	bpHeaders []bpHeader
 	bps       []bpSlot // the event's blood pressure entries
@@ -114,7 +115,15 @@ func linkIDs(n *xmltok.Node) []string {
 }
 
 // add appends e, noting its author for resolution, and returns its index.
+// Every entry added counts in Stats.Read (so do the halves and headers
+// merged into a blood pressure entry, in bloodPressure and buildEvent): a
+// report can then account for each one. A KindNone entry always says why
+// it is not shown.
 func (p *parser) add(e record.Entry, user string) int {
+	if e.Kind == record.KindNone && e.NotShown == record.RuleNone {
+		e.NotShown = record.RuleUnclassifiable
+	}
+	p.rec.Stats.Read++
 	p.rec.Entries = append(p.rec.Entries, e)
 	i := len(p.rec.Entries) - 1
 	if user != "" {
@@ -156,12 +165,23 @@ func (p *parser) buildEvent(ev *evCtx) error {
 		for _, s := range ev.bps {
 			if e := &p.rec.Entries[s.entry]; e.Code.IsZero() {
 				e.Code, used = h.code, true
+				p.rec.Stats.Read++ // read, and merged into the reading it names
 				break
 			}
 		}
 		if !used {
-			p.add(record.Entry{ID: h.id, Kind: p.cl.KindOf(h.code), Code: h.code, Effective: ev.date, Value: h.val}, ev.user)
+			k, rule := p.cl.Classify(h.code)
+			p.add(record.Entry{ID: h.id, Kind: k, NotShown: rule, Code: h.code, Effective: ev.date, Value: h.val}, ev.user)
 		}
+	}
+	// A drug sensitivity no coded allergy of the event took is still a
+	// drug allergy: its allergen is named in free text only, so it is
+	// kept under the national drug allergy heading, allergen not coded.
+	if ev.drugSens && !ev.sensUsed {
+		i := p.add(record.Entry{ID: ev.uid + ".sensitivity", Kind: record.KindAllergy, Status: record.StatusActive,
+			Code: record.Concept{Codings: []record.Coding{drugAllergyHeading}}, Effective: ev.date,
+			Allergy: &record.AllergyInfo{Category: record.AllergyDrug, AllergenUncoded: true}}, ev.user)
+		p.link(i, ev.sensLinks)
 	}
 	for i := first; i < len(p.rec.Entries); i++ {
 		e := &p.rec.Entries[i]
@@ -190,31 +210,57 @@ func significance(s string) string {
 }
 
 // clinicalCode reads one ClinicalCode. Its structure decides first: family
-// history is about someone else (not shown), a ProblemSeverity makes a
-// problem header, IsAllergy (or a drug sensitivity in the event) an
-// allergy, a Vaccination in the event an immunisation; otherwise the
-// classifier decides from the code, and a CTV3 code without a Read twin
-// that the classifier has no rule for is an investigation when it carries
-// a value or belongs to a Report.
+// history (IsFamilyHistory, or a family history code) is about someone
+// else (not shown, RuleRelative), a ProblemSeverity makes a problem header,
+// IsAllergy (or a drug sensitivity in the event) an allergy, a Vaccination
+// in the event an immunisation; otherwise the classifier decides from the
+// code, and a CTV3 code without a Read twin that the classifier has no rule
+// for is an investigation when it carries a value or belongs to a Report.
+//
+// A code with no national coding is kept for accounting as a KindNone
+// entry (not classifiable) with its local codes only, except under a drug
+// sensitivity: a drug allergy whose allergen is coded locally, kept under
+// the national heading 14L.., allergen not coded.
 func (p *parser) clinicalCode(ev *evCtx, n *xmltok.Node, id string) error {
 	path := ev.path + "/ClinicalCode"
 	concept, ok := Concept(n.All("Code"))
-	if !ok {
-		return nil // no national code: not shown
-	}
 	var q *record.Quantity
+	unit := strings.TrimSpace(text(n, "Units"))
 	if v := n.Child("Value"); v != nil && v.Text != "" {
 		if !isDecimal(v.Text) {
 			return p.fail(v.Line, path+"/Value", "invalid decimal value")
 		}
-		q = &record.Quantity{Value: v.Text, Unit: strings.TrimSpace(text(n, "Units"))}
+		q = &record.Quantity{Value: v.Text}
+		q.SetUnit(unit)
+	}
+	relative := n.Child("IsFamilyHistory") != nil
+	if !ok {
+		local := localConcept(n.All("Code"))
+		if local.IsZero() {
+			return nil // no code at all
+		}
+		e := record.Entry{ID: id, Code: local, Effective: ev.date, Value: q, Kind: record.KindNone, NotShown: record.RuleUnclassifiable}
+		links := linkIDs(n)
+		switch {
+		case relative:
+			e.NotShown = record.RuleRelative
+		case ev.drugSens:
+			e.Kind, e.NotShown, e.Status = record.KindAllergy, record.RuleNone, record.StatusActive
+			e.Code = record.Concept{Codings: append([]record.Coding{drugAllergyHeading}, local.Codings...)}
+			e.Allergy = &record.AllergyInfo{Category: record.AllergyDrug, AllergenUncoded: true}
+			links = append(links, ev.sensLinks...)
+			ev.sensUsed = true
+		}
+		i := p.add(e, ev.user)
+		p.link(i, links)
+		return nil
 	}
 	e := record.Entry{ID: id, Code: concept, Effective: ev.date, Value: q}
 	links := linkIDs(n)
-	k := p.cl.KindOf(concept)
+	k, rule := p.cl.Classify(concept)
 	switch {
-	case n.Child("IsFamilyHistory") != nil:
-		e.Kind = record.KindNone
+	case relative || familyHistoryCode(concept):
+		e.Kind, e.NotShown = record.KindNone, record.RuleRelative
 	case text(n, "ProblemSeverity") != "":
 		e.Kind = record.KindProblem
 		e.Problem = &record.ProblemInfo{Significance: significance(text(n, "ProblemSeverity"))}
@@ -238,24 +284,27 @@ func (p *parser) clinicalCode(ev *evCtx, n *xmltok.Node, id string) error {
 		case ev.drugSens || readPrefix(concept, "14L"):
 			cat = record.AllergyDrug
 			links = append(links, ev.sensLinks...)
+			ev.sensUsed = ev.sensUsed || ev.drugSens
 		}
-		e.Allergy = &record.AllergyInfo{Category: cat}
+		// SystmOne has no allergen slot: under a generic heading the
+		// allergen is in free text only. Nothing says it was confirmed.
+		e.Allergy = &record.AllergyInfo{Category: cat, AllergenUncoded: cat != record.AllergyNoKnown && allergyHeading(concept)}
 	case ev.vaccination && (k == record.KindImmunisation || k == record.KindNone || k == record.KindProcedure):
 		e.Kind = record.KindImmunisation
 		links = append(links, ev.vaccLinks...)
 	default:
 		switch record.BloodPressurePart(concept) {
 		case "systolic", "diastolic":
-			p.bloodPressure(ev, e, links)
+			p.bloodPressure(ev, e, unit, links)
 			return nil
 		case "bp":
 			ev.bpHeaders = append(ev.bpHeaders, bpHeader{id: id, code: concept, val: q})
 			return nil
 		}
 		if k == record.KindNone && !hasReadTwin(concept) && (q != nil || ev.rep) {
-			k = record.KindInvestigation
+			k, rule = record.KindInvestigation, record.RuleNone
 		}
-		e.Kind = k
+		e.Kind, e.NotShown = k, rule
 		if k == record.KindReferral {
 			e.Referral = &record.ReferralInfo{}
 		}
@@ -270,13 +319,12 @@ func (p *parser) clinicalCode(ev *evCtx, n *xmltok.Node, id string) error {
 // readings in one event share its time. The entry takes the ID of its
 // first half; its code is the event's blood pressure header code, if any,
 // and each half's code is kept as SystolicCode or DiastolicCode.
-func (p *parser) bloodPressure(ev *evCtx, e record.Entry, links []string) {
+func (p *parser) bloodPressure(ev *evCtx, e record.Entry, unit string, links []string) {
 	systolic := record.BloodPressurePart(e.Code) == "systolic"
 	var q *record.Quantity
 	if e.Value != nil {
-		v := *e.Value
-		v.Unit = bpUnit(v.Unit)
-		q = &v
+		q = &record.Quantity{Value: e.Value.Value}
+		q.SetUnit(bpUnit(unit))
 	}
 	slot := -1
 	for j, s := range ev.bps {
@@ -289,6 +337,8 @@ func (p *parser) bloodPressure(ev *evCtx, e record.Entry, links []string) {
 		i := p.add(record.Entry{ID: e.ID, Kind: record.KindBloodPressure, Effective: e.Effective}, ev.user)
 		ev.bps = append(ev.bps, bpSlot{entry: i})
 		slot = len(ev.bps) - 1
+	} else {
+		p.rec.Stats.Read++ // read, and merged into the pair's entry
 	}
 	s := &ev.bps[slot]
 	bp := &p.rec.Entries[s.entry]

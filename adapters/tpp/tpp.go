@@ -55,6 +55,7 @@ func Parse(r io.Reader, opt record.ParseOptions) (rec *record.Record, err error)
 		}
 		return nil, record.MalformedError(Format, err)
 	}
+	p.rec.Finish()
 	return p.rec, nil
 }
 
