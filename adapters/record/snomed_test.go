@@ -191,7 +191,7 @@ func TestClassifySNOMEDOnly(t *testing.T) {
 		"417662000":       {"243796009"},
 		"80146002":        {"387713003"}, // appendicectomy -> surgical procedure
 		"387713003":       {"71388002"},
-		"183504008":       {"3457005"}, // referral to diabetologist -> patient referral
+		"306206005":       {"3457005"}, // referral to service -> patient referral
 		"3457005":         {"71388002"},
 		"32485007":        {"71388002"},
 		"185349003":       {"308335008"}, // encounter for check up -> patient encounter procedure
@@ -217,7 +217,7 @@ func TestClassifySNOMEDOnly(t *testing.T) {
 		{"716186003", KindAllergy, RuleNone},
 		{"161501007", KindNone, RuleHistory},
 		{"80146002", KindProcedure, RuleNone},
-		{"183504008", KindReferral, RuleNone},
+		{"306206005", KindReferral, RuleNone},
 		{"32485007", KindAdmission, RuleNone},
 		{"185349003", KindNone, RuleAdministration},
 		{"43396009", KindInvestigation, RuleNone},

@@ -1,4 +1,9 @@
-// Package terminology adds SNOMED CT translations to Read v2 and CTV3 codes
+// Package terminology loads the terminologies a deployment holds (Config,
+// Open, Terminology): Read v2 / CTV3 -> SNOMED CT maps (this file), Read v2
+// and CTV3 rubrics (rubrics.go), a SNOMED CT release in RF2 (release.go)
+// and dm+d names (dmd.go), and fills a parsed record's translations.
+//
+// The map loader adds SNOMED CT translations to Read v2 and CTV3 codes
 // from the NHS's own map tables (TRUD "NHS Data Migration" release,
 // Mapping Tables/Updated/Clinically Assured): rcsctmap2_uk_*.txt (Read v2
 // -> SNOMED CT) and ctv3sctmap2_uk_*.txt (CTV3 -> SNOMED CT). The gateway
@@ -66,24 +71,18 @@ func (m *Map) Lookup(system, code string) (string, bool) {
 
 // Fill adds a SNOMED CT coding (code only: the map carries no term we
 // show) to every concept of rec that has a Read v2 or CTV3 coding with a
-// map but no SNOMED coding: entry codes, allergy substances and reactions,
-// referral specialties and coded interpretations. It returns how many
-// concepts it filled.
+// map but no SNOMED CT code: entry codes, allergy substances and
+// reactions, referral specialties, coded interpretations and
+// blood-pressure halves. It returns how many concepts it filled.
+// (Terminology.Fill does this and more: use it when other parts are
+// loaded.)
 func (m *Map) Fill(rec *record.Record) int {
 	if m == nil || rec == nil {
 		return 0
 	}
 	n := 0
 	for i := range rec.Entries {
-		e := &rec.Entries[i]
-		cs := []*record.Concept{&e.Code, &e.Interpretation}
-		if e.Allergy != nil {
-			cs = append(cs, &e.Allergy.Substance, &e.Allergy.Reaction)
-		}
-		if e.Referral != nil {
-			cs = append(cs, &e.Referral.Specialty)
-		}
-		for _, c := range cs {
+		for _, c := range entryConcepts(&rec.Entries[i]) {
 			if m.fill(c) {
 				n++
 			}
@@ -93,8 +92,13 @@ func (m *Map) Fill(rec *record.Record) int {
 }
 
 func (m *Map) fill(c *record.Concept) bool {
-	if _, ok := c.Find(record.SystemSNOMED); ok || c.IsZero() {
+	if c.IsZero() {
 		return false
+	}
+	for _, cd := range c.Codings {
+		if cd.System == record.SystemSNOMED && cd.Code != "" {
+			return false // a SNOMED CT code already (a description id alone is not one)
+		}
 	}
 	for _, sys := range []string{record.SystemReadV2, record.SystemCTV3} {
 		if cd, ok := c.Find(sys); ok {
