@@ -29,8 +29,10 @@ var dateLayouts = []struct {
 // precision. Times with a zone are converted to UTC; times without one are
 // UK local time (record.UKTime), converted to UTC. A date-time whose seconds are zero has
 // minute precision (SystmOne records clinical times to the minute), and one
-// at exactly midnight has day precision (SystmOne writes date-only entries
-// as midnight). ok is false for anything else.
+// at exactly midnight, with or without seconds, has day precision
+// (SystmOne writes date-only entries as midnight): it is kept as the
+// calendar day written, at midnight UTC, never shifted by a time zone. ok
+// is false for anything else.
 func ParseDate(s string) (d record.Date, ok bool) {
 	s = strings.TrimSpace(s)
 	if len(s) < 4 || s[0] < '0' || s[0] > '9' {
@@ -45,13 +47,20 @@ func ParseDate(s string) (d record.Date, ok bool) {
 			continue
 		}
 		p := l.p
-		if p == record.PrecisionSecond {
+		switch p {
+		case record.PrecisionSecond:
 			switch {
 			case t.Nanosecond() != 0 || t.Second() != 0:
 			case t.Hour() == 0 && t.Minute() == 0:
 				p = record.PrecisionDay
 			default:
 				p = record.PrecisionMinute
+			}
+		case record.PrecisionMinute:
+			// midnight to the minute is a date-only entry too: never
+			// converted, so it cannot move to the day before in BST
+			if t.Hour() == 0 && t.Minute() == 0 {
+				p = record.PrecisionDay
 			}
 		}
 		if p <= record.PrecisionDay {

@@ -172,7 +172,7 @@ func TestEquivalenceStory(t *testing.T) {
 // (9Nd7. consent, 9Nd1. dissent); SMSConsent is about text messages.
 func TestSharingConsentCodes(t *testing.T) {
 	tests := map[string]string{"9990003009": "9Nd7.", "9990003017": "9Nd7.", "9990003025": "", "9990003033": "9Nd1.",
-		"9990003041": "9Nd7.", "9990003068": "9Nd7."}
+		"9990003041": "9Nd7.", "9990003068": "9Nd7.", "9990003076": "9Nd7."}
 	for nhs, want := range tests {
 		rec, err := Parse(bytes.NewReader(readExtract(t, nhs)), opts(nhs))
 		if err != nil {

@@ -25,7 +25,7 @@ func opts(nhs string) record.ParseOptions {
 }
 
 // extracts are the synthetic TPP extracts of practice A99903.
-var extracts = []string{"9990003009", "9990003017", "9990003025", "9990003033", "9990003041", "9990003068"}
+var extracts = []string{"9990003009", "9990003017", "9990003025", "9990003033", "9990003041", "9990003068", "9990003076"}
 
 func readExtract(t testing.TB, nhs string) []byte {
 	t.Helper()
