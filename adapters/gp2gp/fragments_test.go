@@ -142,6 +142,17 @@ func allergyHeaded(code *xnode) bool {
 	return false
 }
 
+// holdsObservation reports whether a compound holds an ObservationStatement
+// directly (component/ObservationStatement): the GP2GP allergy structure.
+func holdsObservation(n *xnode) bool {
+	for _, c := range n.children {
+		if c.local == "component" && c.child("ObservationStatement") != nil {
+			return true
+		}
+	}
+	return false
+}
+
 func xid(n *xnode) string {
 	id := n.child("id")
 	if id == nil {
@@ -186,7 +197,7 @@ func codedStatements(root *xnode) []key {
 			coded = codeCarries(n.child("code"))
 		case "CompoundStatement":
 			cl := n.attrs["classCode"]
-			coded = codeCarries(n.child("code")) && (cl == "BATTERY" || cl == "CLUSTER" || allergyHeaded(n.child("code")))
+			coded = codeCarries(n.child("code")) && (cl == "BATTERY" || cl == "CLUSTER" || allergyHeaded(n.child("code")) && holdsObservation(n))
 		case "ehrSupplyAuthorise", "ehrSupplyPrescribe":
 			coded = drugCoded
 		case "MedicationStatement":

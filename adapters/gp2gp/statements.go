@@ -86,7 +86,7 @@ func counted(n *xmltok.Node, drugCoded bool) bool {
 			return false
 		}
 		cl := n.Attr("classCode")
-		return cl == "BATTERY" || cl == "CLUSTER" || allergyHeading(concept(n.Child("code")))
+		return cl == "BATTERY" || cl == "CLUSTER" || allergyCompound(n, concept(n.Child("code")))
 	case "ehrSupplyAuthorise", "ehrSupplyPrescribe":
 		return drugCoded
 	}
@@ -612,9 +612,19 @@ func allergyHeading(c record.Concept) bool {
 
 // allergyCompound reports whether a compound is the GP2GP allergy
 // structure: coded with a Read v2 / CTV3 allergy heading (14L..00 drug,
-// SN53.00 other) or a SNOMED CT allergy heading.
-func allergyCompound(code record.Concept) bool {
-	return allergyHeading(code)
+// SN53.00 other) or a SNOMED CT allergy heading, and holding the
+// observation that records the allergy. A compound so coded that holds
+// only other compounds is a container (its statements are read in place).
+func allergyCompound(n *xmltok.Node, code record.Concept) bool {
+	if !allergyHeading(code) {
+		return false
+	}
+	for _, s := range children(n) {
+		if s.Local == "ObservationStatement" {
+			return true
+		}
+	}
+	return false
 }
 
 // compound maps a CompoundStatement by what it is: allergy, blood
@@ -625,7 +635,7 @@ func (p *parser) compound(n *xmltok.Node, c *compCtx, sc scope) []string {
 	class := n.Attr("classCode")
 	cluster := (class == "BATTERY" || class == "CLUSTER") && !code.IsZero()
 	switch {
-	case national && allergyCompound(code):
+	case national && allergyCompound(n, code):
 		if id := p.allergy(n, c, code); id != "" {
 			return []string{id}
 		}
