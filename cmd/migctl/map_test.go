@@ -603,8 +603,9 @@ var uriKeys = map[string]bool{"resourceType": true, "system": true, "url": true,
 // the mapper's own (fixed): the display of a coding outside SNOMED CT,
 // Read v2 and CTV3 (LOINC and HL7 code systems, written by the mapper from
 // constants: "Systolic blood pressure"), and the unit of a UCUM quantity
-// (a coded unit: "mmHg"). Free text matching one of them word for word is
-// not a leak: such values are not checked at all.
+// and its code (a unit that passed record.SetUnit: valid UCUM or a unit
+// string on our list, "mmHg", "mm[Hg]"). Free text matching one of them
+// word for word is not a leak: such values are not checked at all.
 func outputStrings(v any, parent map[string]any, path []string, out *[]outputString) {
 	switch x := v.(type) {
 	case map[string]any:
@@ -622,7 +623,7 @@ func outputStrings(v any, parent map[string]any, path []string, out *[]outputStr
 		sys := str(parent["system"])
 		fixed := uriKeys[key] ||
 			key == "display" && sys != record.SystemSNOMED && sys != record.SystemReadV2 && sys != record.SystemCTV3 ||
-			key == "unit" && sys == "http://unitsofmeasure.org"
+			(key == "unit" || key == "code") && sys == "http://unitsofmeasure.org"
 		*out = append(*out, outputString{path: strings.Join(path, "."), value: x, dosageOK: ok, fixed: fixed})
 	}
 }
