@@ -460,6 +460,10 @@ func TestComponentCodeSearch(t *testing.T) {
 		{"component-code=42W5.", 0},                       // HbA1c is not a BP half
 		{"code=2469.", 0},                                 // the reading's own code is not a half's
 		{"category=vital-signs&component-code=8462-4", 1}, // combined with another parameter
+		// Every bp Observation carries the profile's panel code: a search by
+		// it finds the reading (it once found none).
+		{"code=http://loinc.org|85354-9", 1},
+		{"code=85354-9", 1},
 	} {
 		if got := total(tc.q); got != tc.want {
 			t.Errorf("%s: total %d, want %d", tc.q, got, tc.want)
