@@ -189,8 +189,8 @@ func sampleFiles(t testing.TB) []string {
 func ourFiles(t testing.TB) []string {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(testenv.ModuleRoot(t), "testdata", "A99901", "*.xml"))
-	if len(files) != 9 {
-		t.Fatalf("want 9 synthetic extracts in testdata/A99901, found %d", len(files))
+	if len(files) != 10 {
+		t.Fatalf("want 10 synthetic extracts in testdata/A99901, found %d", len(files))
 	}
 	return files
 }

@@ -2,6 +2,7 @@ package gp2gp
 
 import (
 	"mig/internal/testenv"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -447,4 +448,154 @@ func TestSensitive(t *testing.T) {
 	r := ourFile(t, "9990001065")
 	one(t, r, "15628003", record.KindDiagnosis)
 	one(t, r, "57797005", record.KindProcedure)
+}
+
+// TestRealWorld checks 9990001103 (UK07), the real-world shapes of issue 11
+// in our own extract, item by item.
+func TestRealWorld(t *testing.T) {
+	r := ourFile(t, "9990001103")
+	res := func(read string) record.Entry {
+		t.Helper()
+		var out []record.Entry
+		for _, e := range r.Entries {
+			if readBase(e.Code) == read {
+				out = append(out, e)
+			}
+		}
+		if len(out) != 1 {
+			t.Fatalf("Read %s: %d entries", read, len(out))
+		}
+		return out[0]
+	}
+	q := func(e record.Entry) record.Quantity {
+		t.Helper()
+		if e.Value == nil {
+			t.Fatalf("%s: no value", readBase(e.Code))
+		}
+		return *e.Value
+	}
+	// Units from originalText beside unit="1"; units that cannot be vetted
+	// are marked, never dropped silently.
+	if v := q(res("44G3.")); v.Value != "34" || v.Unit != "U/L" || v.UnitWithheld {
+		t.Errorf("ALT %+v", v)
+	}
+	if v := q(res("44E..")); v.Value != "25" || v.Unit != "umol/L" || firstCode(res("44E..").Interpretation) != "H" {
+		t.Errorf("bilirubin %+v", v)
+	}
+	if v := q(res("44P..")); v.Value != "5.2" || v.Unit != "" || !v.UnitWithheld {
+		t.Errorf("cholesterol with a braced unit of the sender's own %+v", v)
+	}
+	if v := q(res("42W5.")); v.Value != "48" || v.Unit != "" || !v.UnitWithheld {
+		t.Errorf("HbA1c with free text for a unit %+v", v)
+	}
+	// One-sided values.
+	if v := q(res("451E.")); v.Value != "90" || v.Comparator != ">" || v.Unit != "mL/min/1.73m2" {
+		t.Errorf("eGFR %+v", v)
+	}
+	if v := q(res("44CS.")); v.Value != "5" || v.Comparator != "<" || v.Unit != "mg/L" {
+		t.Errorf("CRP %+v", v)
+	}
+	// The battery keeps its code, its shown members, their flags; the
+	// confidential member is gone.
+	lft := res("44D..")
+	if lft.Kind != record.KindInvestigation || len(lft.Members) != 3 {
+		t.Errorf("liver function battery %+v", lft)
+	}
+	if alb := res("44M4."); firstCode(alb.Interpretation) != "L" || alb.Parent != lft.ID {
+		t.Errorf("albumin %+v", alb)
+	}
+	if len(byRead(r, "44G4.")) != 0 {
+		t.Error("confidential battery member shown")
+	}
+	// Plans are plans, dated when due.
+	if fl := res("65E.."); !fl.Planned || fl.Kind != record.KindImmunisation || fl.Effective != day("20271001") {
+		t.Errorf("due vaccination %+v", fl)
+	}
+	if op := res("7611."); !op.Planned || op.Kind != record.KindProcedure || op.Effective != day("20270120") {
+		t.Errorf("planned operation %+v", op)
+	}
+	// A description id is never a concept code.
+	var desc []record.Entry
+	for _, e := range r.Entries {
+		for _, cd := range e.Code.Codings {
+			if cd.DescriptionID == "301485011" {
+				desc = append(desc, e)
+			}
+			if cd.System == record.SystemSNOMED && cd.Code == "301485011" {
+				t.Errorf("description id as a concept code: %+v", e)
+			}
+		}
+	}
+	if len(desc) != 1 || desc[0].Kind != record.KindNone || desc[0].NotShown != record.RuleUnclassifiable {
+		t.Errorf("description id entry %+v", desc)
+	}
+	// Two different statements under one id stay two, with distinct ids;
+	// the allergy filed twice is one.
+	if b, s := res("H06z0"), res("H01.."); b.ID == s.ID || s.ID != b.ID+"#2" {
+		t.Errorf("ids %s %s", b.ID, s.ID)
+	}
+	var drug, uncoded int
+	for _, e := range r.Entries {
+		if e.Kind == record.KindAllergy {
+			drug++
+			if e.Allergy.AllergenUncoded {
+				uncoded++
+				if readBase(e.Code) != "14L.." || e.Allergy.Confirmed {
+					t.Errorf("uncoded allergen %+v %+v", e, e.Allergy)
+				}
+			}
+		}
+	}
+	if drug != 3 || uncoded != 2 || r.Stats.Duplicate != 1 {
+		t.Errorf("%d allergies, %d with the allergen not coded, %d duplicates", drug, uncoded, r.Stats.Duplicate)
+	}
+	// About relatives.
+	for _, code := range []string{"C10F.", "12C.."} {
+		if e := res(code); e.Kind != record.KindNone || e.NotShown != record.RuleRelative {
+			t.Errorf("%s: %+v", code, e)
+		}
+	}
+	// Confidentiality follows links.
+	for _, code := range []string{"dn1..", "E200.", "44G4."} {
+		if es := byRead(r, code); len(es) != 0 {
+			t.Errorf("%s withheld item shown: %+v", code, es)
+		}
+	}
+	bps := kinds(r, record.KindBloodPressure)
+	if len(bps) != 1 || bps[0].Systolic.Value != "128" {
+		t.Errorf("readings %+v (the one with a confidential half must go)", bps)
+	}
+	if !r.Withheld || r.Stats.Withheld != 8 {
+		t.Errorf("withheld %v, %d", r.Withheld, r.Stats.Withheld)
+	}
+	// Referral status from the source.
+	var statuses []string
+	for _, e := range kinds(r, record.KindReferral) {
+		statuses = append(statuses, e.Status.String())
+	}
+	if strings.Join(statuses, ",") != "active,completed,unknown,unknown" {
+		t.Errorf("referral statuses %v", statuses)
+	}
+	// Every coded statement accounted for; nothing KindNone without a reason.
+	doc, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "testdata", "A99901", "9990001103.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, r2, err := parseWhole(doc, record.ParseOptions{NHSNumber: "9990001103"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := account(t, doc, p, r2); got.statements != 40 {
+		t.Errorf("%d coded statements, want 40", got.statements)
+	}
+}
+
+func byRead(r *record.Record, code string) []record.Entry {
+	var out []record.Entry
+	for _, e := range r.Entries {
+		if readBase(e.Code) == code || readBase(e.SystolicCode) == code {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -16,7 +16,7 @@ func main() {
 	out := flag.String("out", "../../testdata/A99901", "output directory")
 	flag.Parse()
 	docs := []*doc{story(), everyKind(), confidentialItems(), longHistory(), dissent(), noConsent(),
-		sensitive(), ordinary("9990001073", "20261120"), ordinary("9990001081", "20261120")}
+		sensitive(), ordinary("9990001073", "20261120"), ordinary("9990001081", "20261120"), realWorld()}
 	for _, d := range docs {
 		path := filepath.Join(*out, d.nhs+".xml")
 		if err := os.WriteFile(path, []byte(d.render()), 0o644); err != nil {
@@ -263,6 +263,99 @@ func ordinary(nhs, extracted string) *doc {
 			supply{id: auth, ts: "20200202", low: "20200202", repeats: 6, qty: "1", unit: "inhaler", active: true}),
 		d.medIssue(read("c13U.00", "Salbutamol 100micrograms/dose inhaler", "320176004"), "two puffs when required",
 			supply{id: d.id.next(), ts: "20200202", qty: "1", unit: "inhaler"}, auth))
+	d.freeTextConsultation("20261110")
+	return d
+}
+
+// realWorld is 9990001103 (UK07): the shapes real GP systems send (issue
+// 11), in our own words and codes. Results with the unit only in
+// originalText beside unit="1" (valid, braced and free text), one-sided
+// interval values, plans (PlanStatement, moodCode INT), a SNOMED CT
+// description id (301485011, a description of Asthma) as a code, the same
+// allergy in two consultations (compound and observation sharing an id),
+// two different statements under one id, a relative's condition and a
+// family history code, a confidential authorisation with an issue filed
+// elsewhere, a confidential blood pressure half, a confidential battery
+// member, a confidential consultation, allergies under 14L..00 whose
+// allergen is local or narrative only, a battery with interpretation
+// codes, and referrals active, completed, nullified and without a status.
+func realWorld() *doc {
+	d := newDoc("9990001103", "20261120", true)
+	d.composition(d.id.next(), nonConsult, "20200301", false, d.obs(d.id.next(), consent, "20200301", obsOpt{}))
+
+	// A liver function battery: units from originalText, interpretation
+	// codes, one member confidential.
+	d.composition(d.id.next(), surgery, "20260510", false,
+		d.compound(d.id.next(), "BATTERY", read("44D..00", "Liver function tests"), "20260510", false,
+			d.obs(d.id.next(), read("44G3.00", "ALT/SGPT serum level"), "20260510", obsOpt{rawValue: unity("34", "U/L"), low: "0", high: "40", rangeUnit: "U/L"}),
+			d.obs(d.id.next(), read("44E..00", "Serum bilirubin level"), "20260510", obsOpt{rawValue: unity("25", "umol/L"), low: "0", high: "21", rangeUnit: "umol/L", interp: "HI"}),
+			d.obs(d.id.next(), read("44M4.00", "Serum albumin"), "20260510", obsOpt{value: &pq{"31", "g/L"}, low: "35", high: "50", interp: "LO",
+				annotation: "FREETEXT-9990001103-albumincomment"}),
+			d.obs(d.id.next(), read("44G4.00", "Gamma GT level"), "20260510", obsOpt{value: &pq{"88", "U/L"}, interp: "OR", confidential: true})),
+		// One-sided values: eGFR above 90, CRP below 5.
+		d.obs(d.id.next(), read("451E.00", "GFR calculated abbreviated MDRD"), "20260510", obsOpt{rawValue: oneSided("low", "90", "mL/min/1.73m2", false)}),
+		d.obs(d.id.next(), read("44CS.00", "Serum C reactive protein level"), "20260510", obsOpt{rawValue: oneSided("high", "5", "mg/L", false)}),
+		// Units that cannot be vetted: a braced annotation of the sender's
+		// own and free text in the unit's place.
+		d.obs(d.id.next(), read("44P..00", "Serum cholesterol"), "20260510", obsOpt{rawValue: unity("5.2", "{lab units}")}),
+		d.obs(d.id.next(), hba1c, "20260510", obsOpt{rawValue: unity("48", "FREETEXT-9990001103-unit")}))
+
+	// Plans: a due vaccination (PlanStatement) and a planned operation
+	// (an ObservationStatement in mood INT).
+	d.composition(d.id.next(), surgery, "20261015", false,
+		d.plan(d.id.next(), read("65E..00", "Influenza vaccination", "86198006"), "20271001"),
+		d.obs(d.id.next(), read("7611.00", "Appendicectomy", "80146002"), "20261015", obsOpt{mood: "INT", effective: "20270120"}))
+
+	// A SNOMED CT description id where a concept id belongs; two
+	// different statements under one id.
+	same := d.id.next()
+	d.composition(d.id.next(), surgery, "20250605", false,
+		d.obs(d.id.next(), sct("301485011", "Asthma"), "20250605", obsOpt{}),
+		d.obs(same, read("H06z000", "Acute bronchitis", "10509002"), "20250605", obsOpt{}),
+		d.obs(same, read("H01..00", "Acute sinusitis", "15805002"), "20250605", obsOpt{}))
+
+	// The same allergy statement filed in two consultations (the compound
+	// and its observation share one id, as real senders write it).
+	pen := sct("764146007", "Penicillin")
+	allergy := d.id.next()
+	for _, ts := range []string{"20190410", "20240410"} {
+		d.composition(d.id.next(), surgery, ts, false,
+			d.compound(allergy, "CATEGORY", read("14L..00", "H/O: drug allergy"), "20190410", false,
+				d.obs(allergy, read("14L2.00", "H/O: penicillin allergy", "91936005"), "20190410", obsOpt{valueCD: &pen})))
+	}
+	// Allergies under the national heading whose allergen is a local code,
+	// or narrative only.
+	d.composition(d.id.next(), nonConsult, "20220202", false,
+		d.allergyWith(d.id.next(), d.id.next(), "20220202", cd{sys: oidLocal, code: "ALGLOC1", display: "FREETEXT-9990001103-localallergy"},
+			&cd{sys: oidLocal, code: "DRGLOC1", display: "FREETEXT-9990001103-localdrug"}),
+		d.allergyWith(d.id.next(), d.id.next(), "20220202", cd{sys: oidLocal, code: "ALGLOC2", display: "FREETEXT-9990001103-narrativeallergy"}, nil))
+
+	// About relatives: the mother's diabetes, a family history code.
+	mother := sct("72705000", "Mother")
+	d.composition(d.id.next(), surgery, "20230303", false,
+		d.obs(d.id.next(), read("C10F.00", "Type 2 diabetes mellitus", "44054006"), "20230303", obsOpt{relative: &mother}),
+		d.obs(d.id.next(), read("12C..00", "FH: Ischaemic heart disease"), "20230303", obsOpt{}))
+
+	// Confidentiality that follows links: an authorisation and its issue
+	// filed in another consultation; a reading whose systolic half is
+	// confidential; a whole confidential consultation.
+	ser := read("dn1..00", "Sertraline 50mg tablets", "321944001")
+	auth := d.id.next()
+	d.composition(d.id.next(), surgery, "20250801", false,
+		d.medAuth(ser, "one daily", supply{id: auth, ts: "20250801", low: "20250801", repeats: 3, qty: "28", unit: "tablet", active: true, confidential: true}))
+	d.composition(d.id.next(), nonConsult, "20250901", false,
+		d.medIssue(ser, "one daily", supply{id: d.id.next(), ts: "20250901", qty: "28", unit: "tablet"}, auth))
+	d.composition(d.id.next(), surgery, "202509021000", false, d.bpHalfConfidential("202509021000", "162", "98"))
+	d.composition(d.id.next(), surgery, "20251010", true,
+		d.obs(d.id.next(), read("E200.00", "Anxiety states", "197480006"), "20251010", obsOpt{}))
+	d.composition(d.id.next(), surgery, "202510201000", false, d.bp("202510201000", "128", "79"))
+
+	// Referrals: open, completed, nullified, and with no status.
+	d.composition(d.id.next(), surgery, "20260701", false,
+		d.requestStatus(d.id.next(), read("8H77.00", "Refer to cardiologist", "183519002"), "20260701", "394849002", "ACTIVE"),
+		d.requestStatus(d.id.next(), read("8H4E.00", "Referral to diabetologist", "183504008"), "20260701", "394848005", "COMPLETE"),
+		d.requestStatus(d.id.next(), read("8H77.00", "Refer to cardiologist", "183519002"), "20260701", "394848005", "NULLIFIED"),
+		d.requestStatus(d.id.next(), read("8H4E.00", "Referral to diabetologist", "183504008"), "20260701", "394848005", ""))
 	d.freeTextConsultation("20261110")
 	return d
 }

@@ -147,12 +147,20 @@ type obsOpt struct {
 	annotation   string
 	confidential bool
 	effective    string // when the effectiveTime differs from availability
+	mood         string // moodCode when not EVN (INT: intended, a plan)
+	rawValue     string // a value element written as given (IVL_PQ, unity units)
+	rangeUnit    string // the reference range's unit when there is no PQ value
+	relative     *cd    // subject/personalRelationship: the statement is about this relative
 }
 
 // obs is an ObservationStatement.
 func (d *doc) obs(id string, code cd, ts string, o obsOpt) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `<ObservationStatement classCode="OBS" moodCode="EVN"><id root="%s"/>`, id)
+	mood := "EVN"
+	if o.mood != "" {
+		mood = o.mood
+	}
+	fmt.Fprintf(&b, `<ObservationStatement classCode="OBS" moodCode="%s"><id root="%s"/>`, mood, id)
 	b.WriteString(code.xml("code"))
 	b.WriteString(`<statusCode code="COMPLETE"/>`)
 	eff := ts
@@ -164,9 +172,13 @@ func (d *doc) obs(id string, code cd, ts string, o obsOpt) string {
 	if d.uk07 {
 		b.WriteString(nopat(o.confidential))
 	}
+	if o.relative != nil {
+		b.WriteString(`<subject typeCode="SBJ"><personalRelationship classCode="PRS">` + o.relative.xml("code") + `</personalRelationship></subject>`)
+	}
 	if o.value != nil {
 		fmt.Fprintf(&b, `<value xsi:type="PQ" value="%s" unit="%s"/>`, o.value.value, esc(o.value.unit))
 	}
+	b.WriteString(o.rawValue)
 	if o.valueCD != nil {
 		s := o.valueCD.xml("value")
 		b.WriteString(strings.Replace(s, "<value ", `<value xsi:type="CD" `, 1))
@@ -179,11 +191,15 @@ func (d *doc) obs(id string, code cd, ts string, o obsOpt) string {
 	}
 	if o.low != "" || o.high != "" {
 		b.WriteString(`<referenceRange typeCode="REFV"><referenceInterpretationRange classCode="OBS" moodCode="EVN.CRT"><text>` + esc("FREETEXT-"+d.nhs+"-range") + `</text><value>`)
+		unit := o.rangeUnit
+		if o.value != nil {
+			unit = o.value.unit
+		}
 		if o.low != "" {
-			fmt.Fprintf(&b, `<low value="%s" unit="%s"/>`, o.low, esc(o.value.unit))
+			fmt.Fprintf(&b, `<low value="%s" unit="%s"/>`, o.low, esc(unit))
 		}
 		if o.high != "" {
-			fmt.Fprintf(&b, `<high value="%s" unit="%s"/>`, o.high, esc(o.value.unit))
+			fmt.Fprintf(&b, `<high value="%s" unit="%s"/>`, o.high, esc(unit))
 		}
 		b.WriteString(`</value></referenceInterpretationRange></referenceRange>`)
 	}
@@ -236,6 +252,7 @@ type supply struct {
 	repeats           int // -1: none given
 	qty, unit         string
 	active            bool
+	confidential      bool // NOPAT on the ehrSupplyAuthorise (UK07 only)
 }
 
 // medAuth is a MedicationStatement holding one ehrSupplyAuthorise.
@@ -249,6 +266,9 @@ func (d *doc) medAuth(drug cd, dosage string, s supply) string {
 	b.WriteString(consumable(drug, s))
 	fmt.Fprintf(&b, `<component typeCode="COMP"><ehrSupplyAuthorise classCode="SPLY" moodCode="INT"><id root="%s"/><code code="9bG0.00" codeSystem="%s" displayName="NHS prescription"/><statusCode code="%s"/>%s%s`,
 		s.id, oidRead, status, interval(s.low, s.high), avail(s.ts))
+	if d.uk07 {
+		b.WriteString(nopat(s.confidential))
+	}
 	if s.repeats >= 0 {
 		fmt.Fprintf(&b, `<repeatNumber value="%d"/>`, s.repeats)
 	}
@@ -328,6 +348,44 @@ func (d *doc) plan(id string, code cd, ts string) string {
 func (d *doc) request(id string, code cd, ts, priority string) string {
 	return fmt.Sprintf(`<RequestStatement classCode="OBS" moodCode="RQO"><id root="%s"/>%s<text>FREETEXT-%s-referraltext</text><statusCode code="COMPLETE"/>%s%s<priorityCode code="%s" codeSystem="%s" displayName="Priority"/></RequestStatement>`,
 		id, code.xml("code"), d.nhs, effective(ts), avail(ts), priority, oidSNOMED)
+}
+
+// requestStatus is a RequestStatement with the statusCode given ("" for
+// none).
+func (d *doc) requestStatus(id string, code cd, ts, priority, status string) string {
+	sc := ""
+	if status != "" {
+		sc = `<statusCode code="` + status + `"/>`
+	}
+	return fmt.Sprintf(`<RequestStatement classCode="OBS" moodCode="RQO"><id root="%s"/>%s<text>FREETEXT-%s-referral-%s</text>%s%s%s<priorityCode code="%s" codeSystem="%s" displayName="Priority"/></RequestStatement>`,
+		id, code.xml("code"), d.nhs, id[len(id)-3:], sc, effective(ts), avail(ts), priority, oidSNOMED)
+}
+
+// allergyWith is an allergy compound whose observation is coded as given
+// (a local code, say) with the allergen given (or none), under a 14L..00
+// heading.
+func (d *doc) allergyWith(compoundID, obsID, ts string, code cd, allergen *cd) string {
+	return d.compound(compoundID, "CATEGORY", read("14L..00", "H/O: drug allergy"), ts, false,
+		d.obs(obsID, code, ts, obsOpt{valueCD: allergen, annotation: "FREETEXT-" + d.nhs + "-allergynote-" + obsID[len(obsID)-3:]}))
+}
+
+// bpHalfConfidential is a blood pressure battery whose systolic half is
+// NOPAT (UK07).
+func (d *doc) bpHalfConfidential(ts, sys, dia string) string {
+	return d.compound(d.id.next(), "BATTERY", read("246..00", "O/E - blood pressure reading", "163020007"), ts, false,
+		d.obs(d.id.next(), read("2469.00", "O/E - Systolic BP reading", "72313002"), ts, obsOpt{value: &pq{sys, "mm[Hg]"}, confidential: true}),
+		d.obs(d.id.next(), read("246A.00", "O/E - Diastolic BP reading", "1091811000000102"), ts, obsOpt{value: &pq{dia, "mm[Hg]"}}))
+}
+
+// unity is a PQ value written with unit="1" and the laboratory's unit in
+// translation/originalText, as GP2GP senders do.
+func unity(value, unit string) string {
+	return fmt.Sprintf(`<value xsi:type="PQ" value="%s" unit="1"><translation value="%s"><originalText>%s</originalText></translation></value>`, value, value, esc(unit))
+}
+
+// oneSided is an IVL_PQ value with one bound ("low" or "high").
+func oneSided(bound, value, unit string, inclusive bool) string {
+	return fmt.Sprintf(`<value xsi:type="IVL_PQ"><%s value="%s" unit="%s" inclusive="%t"/></value>`, bound, value, esc(unit), inclusive)
 }
 
 // render writes the whole extract.
