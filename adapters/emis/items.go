@@ -316,7 +316,8 @@ func (p *parser) allergy(n *xmltok.Node, c ctx) {
 			p.add(e, m) // KindNone, unclassifiable
 			return
 		}
-		e.Code = record.Concept{Codings: append([]record.Coding{drugAllergyHeading}, e.Code.Codings...)}
+		// the local code as entered first, the heading as its translation
+		e.Code = record.Concept{Codings: append(e.Code.Codings, drugAllergyHeading)}
 		uncoded = allergen.IsZero()
 	} else {
 		uncoded = allergen.IsZero() && allergyHeading(e.Code)

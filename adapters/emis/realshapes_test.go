@@ -152,7 +152,7 @@ func TestRealShapes(t *testing.T) {
 	}{
 		{"E61-ALLERGY-EVENT", "14L..|416098002", "", true}, // heading, allergen in text only
 		{"A61-UNCODED", "14L..|416098002", "", true},       // heading, EMIS drug name without a map
-		{"A61-LOCALDRUG", "14L..|EMISNQDR1", "", true},     // local code, drug allergen named: the national heading
+		{"A61-LOCALDRUG", "EMISNQDR1|14L..", "", true},     // local code, drug allergen named: the national heading
 		{"A61-CODED", "14L..|416098002", "55503|387207008", false},
 	}
 	for _, a := range allergies {

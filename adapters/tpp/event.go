@@ -246,7 +246,8 @@ func (p *parser) clinicalCode(ev *evCtx, n *xmltok.Node, id string) error {
 			e.NotShown = record.RuleRelative
 		case ev.drugSens:
 			e.Kind, e.NotShown, e.Status = record.KindAllergy, record.RuleNone, record.StatusActive
-			e.Code = record.Concept{Codings: append([]record.Coding{drugAllergyHeading}, local.Codings...)}
+			// the local code as entered first, the heading as its translation
+			e.Code = record.Concept{Codings: append(local.Codings, drugAllergyHeading)}
 			e.Allergy = &record.AllergyInfo{Category: record.AllergyDrug, AllergenUncoded: true}
 			links = append(links, ev.sensLinks...)
 			ev.sensUsed = true

@@ -33,7 +33,7 @@ func TestRealShapes(t *testing.T) {
 		{"EV-3076-01.1", record.KindNone, record.RuleAdministration, day(2021, 2, 2), "9Nd7.|887031000000108"},
 		// allergies
 		{"EV-3076-02.1", record.KindAllergy, "", day(2019, 3, 12), "14L..|416098002"}, // heading, allergen in free text
-		{"EV-3076-03.1", record.KindAllergy, "", day(2019, 3, 13), "14L..|Y7T2a"},     // drug sensitivity, local allergen code
+		{"EV-3076-03.1", record.KindAllergy, "", day(2019, 3, 13), "Y7T2a|14L.."},     // drug sensitivity, local allergen code
 		{"EV-3076-04.sensitivity", record.KindAllergy, "", day(2019, 3, 14), "14L.."}, // drug sensitivity, drug name only
 		{"EV-3076-05.1", record.KindNone, record.RuleUnclassifiable, day(2019, 3, 15), "Y7T2b"},
 		{"EV-3076-06.1", record.KindAllergy, "", day(2019, 3, 16), "294532003"},
@@ -186,7 +186,7 @@ func TestAllergyShapes(t *testing.T) {
 		{"generic CTV3 heading by classifier", cc("CTV3", "14L..", ""), "E.1", record.KindAllergy, "14L..", true},
 		{"specific code names the allergen", cc("CTV3", "14L2.", `<IsAllergy/>`), "E.1", record.KindAllergy, "14L2.", false},
 		{"no known allergy is no allergen", cc("Snomed", "716186003", ""), "E.1", record.KindAllergy, "716186003", false},
-		{"local code under a drug sensitivity", cc("CTV3", "Y0001", `<IsAllergy/>`) + sens, "E.1", record.KindAllergy, "14L..|Y0001", true},
+		{"local code under a drug sensitivity", cc("CTV3", "Y0001", `<IsAllergy/>`) + sens, "E.1", record.KindAllergy, "Y0001|14L..", true},
 		{"drug sensitivity alone", sens, "E.sensitivity", record.KindAllergy, "14L..", true},
 		{"drug sensitivity beside a diagnosis", cc("CTV3", "M2y..", "") + sens, "E.sensitivity", record.KindAllergy, "14L..", true},
 		{"local allergy code alone is not an allergy", cc("CTV3", "Y0001", `<IsAllergy/>`), "E.1", record.KindNone, "Y0001", false},
