@@ -417,9 +417,10 @@ func (p *parser) element(n *xmltok.Node, c ctx) {
 }
 
 // add appends an entry with its metadata and returns its index. Every item
-// read into an entry counts in Stats.Read: it is later shown, not shown by
-// a rule (KindNone, NotShown), merged (the diastolic half of a pair),
-// withheld, or a duplicate, so that a report can account for each one.
+// read into an entry counts in Stats.Read (a blood pressure pair, two
+// items, is one reading: pairBloodPressure takes one back): each is later
+// shown, not shown by a rule (KindNone, NotShown), withheld, or a
+// duplicate, so that a report can account for every one.
 func (p *parser) add(e record.Entry, m meta) int {
 	if e.Kind == record.KindNone && e.NotShown == record.RuleNone {
 		e.NotShown = record.RuleUnclassifiable

@@ -93,9 +93,11 @@ func (p *parser) resolve() {
 	kept := entries[:0]
 	for i := range entries {
 		switch m := p.meta[i]; {
+		case m.drop:
+			// merged into its pair, which is kept or withheld as one
 		case m.withheld:
 			p.rec.Withhold(entries[i].ID)
-		case !m.drop:
+		default:
 			kept = append(kept, entries[i])
 		}
 	}
@@ -153,12 +155,12 @@ func (p *parser) pairBloodPressure() map[int]int {
 					entries[s].Interpretation = entries[d].Interpretation
 				}
 				p.meta[s].problems = append(p.meta[s].problems, p.meta[d].problems...)
-				// A withheld half withholds the pair (both halves are
-				// counted as withheld).
-				if p.meta[s].withheld || p.meta[d].withheld {
-					p.meta[s].withheld, p.meta[d].withheld = true, true
+				// A withheld half withholds the pair.
+				if p.meta[d].withheld {
+					p.meta[s].withheld = true
 				}
 				p.meta[d].drop = true
+				p.rec.Stats.Read-- // one reading: the pair is one statement
 				alias[d] = s
 			case n < len(g.sys):
 				e := &entries[g.sys[n]]

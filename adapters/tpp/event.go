@@ -115,10 +115,10 @@ func linkIDs(n *xmltok.Node) []string {
 }
 
 // add appends e, noting its author for resolution, and returns its index.
-// Every entry added counts in Stats.Read (so do the halves and headers
-// merged into a blood pressure entry, in bloodPressure and buildEvent): a
-// report can then account for each one. A KindNone entry always says why
-// it is not shown.
+// Every entry added counts in Stats.Read (a blood pressure reading, its
+// halves and header code, is one): a report can then account for each one
+// as shown, not shown by a rule, withheld or a duplicate. A KindNone entry
+// always says why it is not shown.
 func (p *parser) add(e record.Entry, user string) int {
 	if e.Kind == record.KindNone && e.NotShown == record.RuleNone {
 		e.NotShown = record.RuleUnclassifiable
@@ -164,8 +164,7 @@ func (p *parser) buildEvent(ev *evCtx) error {
 		used := false
 		for _, s := range ev.bps {
 			if e := &p.rec.Entries[s.entry]; e.Code.IsZero() {
-				e.Code, used = h.code, true
-				p.rec.Stats.Read++ // read, and merged into the reading it names
+				e.Code, used = h.code, true // part of the reading: not a statement of its own
 				break
 			}
 		}
@@ -338,8 +337,6 @@ func (p *parser) bloodPressure(ev *evCtx, e record.Entry, unit string, links []s
 		i := p.add(record.Entry{ID: e.ID, Kind: record.KindBloodPressure, Effective: e.Effective}, ev.user)
 		ev.bps = append(ev.bps, bpSlot{entry: i})
 		slot = len(ev.bps) - 1
-	} else {
-		p.rec.Stats.Read++ // read, and merged into the pair's entry
 	}
 	s := &ev.bps[slot]
 	bp := &p.rec.Entries[s.entry]
