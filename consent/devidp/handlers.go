@@ -429,7 +429,13 @@ func (p *Provider) loginForm(w http.ResponseWriter, status int, f url.Values, er
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	// form-action also governs the redirect that answers the form (to the
+	// client's redirect URI, already checked against the registered ones).
+	formAction := "'self'"
+	if u, err := url.Parse(f.Get("redirect_uri")); err == nil && u.Scheme == "http" && u.Host != "" {
+		formAction += " http://" + u.Host
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+formAction)
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	_ = formTemplate.Execute(w, map[string]any{

@@ -79,6 +79,20 @@ type Config struct {
 	Notifications struct {
 		MaxBackoff Duration `json:"maxBackoff"` // retry cap for GP access notifications, default 10m
 	} `json:"notifications"`
+
+	// Launch registers the clinical systems that may launch the Shared
+	// Record Viewer in context (POST /smart/launch, private_key_jwt).
+	Launch struct {
+		Clients []LaunchClient `json:"clients"`
+		TTL     Duration       `json:"ttl"` // how long a launch id may be redeemed, default 5m
+	} `json:"launch"`
+}
+
+// LaunchClient is one registered clinical system: its client id and the
+// JSON Web Key Set (public keys) its client assertions are signed with.
+type LaunchClient struct {
+	ID       string `json:"id"`
+	JWKSFile string `json:"jwksFile"`
 }
 
 // Code is one code in a configured code set.
@@ -191,6 +205,11 @@ func (c *Config) Validate() error {
 		}
 		if p.HTTP != nil && !strings.HasPrefix(p.HTTP.Base, "http://") && !strings.HasPrefix(p.HTTP.Base, "https://") {
 			errs = append(errs, where+".http.base must be an http(s) URL")
+		}
+	}
+	for i, lc := range c.Launch.Clients {
+		if lc.ID == "" || lc.JWKSFile == "" {
+			errs = append(errs, fmt.Sprintf("launch.clients[%d] needs id and jwksFile", i))
 		}
 	}
 	switch c.Demographics.Source {

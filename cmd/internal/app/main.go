@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/rs/zerolog"
 
 	"mig"
@@ -192,8 +194,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	// The chain: access rules, then the audit recorder, last, so every
 	// decision is recorded and a failed write fails the request.
-	chain := append(consent.NewChain(cfg.Access, m.agreements, m.consents.ViewConsents()),
+	// LaunchScope comes first: under a launch, no rule can authorise
+	// another patient.
+	chain := append(append(consent.Chain{consent.LaunchScope{}}, consent.NewChain(cfg.Access, m.agreements, m.consents.ViewConsents())...),
 		audit.NewRecorder(m.audit, audit.RecorderOptions{}))
+	launchClients, err := m.launchClients()
+	if err != nil {
+		ln.Close()
+		return err
+	}
 
 	exportDir := filepath.Join(cfg.DataDir, "exports")
 	if err := os.MkdirAll(exportDir, 0o700); err != nil {
@@ -231,6 +240,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return vc
 		},
 	}
+	srv.Launch = &rest.LaunchAPI{Store: m.consents.Launches(), Clients: launchClients,
+		Audience: public + "/smart/launch", TTL: time.Duration(cfg.Launch.TTL)}
 	for _, p := range cfg.TrustedProxies {
 		_, n, _ := net.ParseCIDR(p) // checked by Validate
 		srv.TrustedProxies = append(srv.TrustedProxies, n)
@@ -472,6 +483,36 @@ func (m *Main) setUpDev(ctx context.Context, addr *net.TCPAddr) error {
 	}
 	return nil
 }
+
+// launchClients reads the registered launch clients' key sets; with -dev,
+// the EHR simulator's key (created on first start as DevEHRKeyFile in the
+// data directory, which cmd/srv -dev reads) is registered too.
+func (m *Main) launchClients() (map[string]*jose.JSONWebKeySet, error) {
+	out := map[string]*jose.JSONWebKeySet{}
+	for _, lc := range m.Config.Launch.Clients {
+		b, err := os.ReadFile(lc.JWKSFile)
+		if err != nil {
+			return nil, fmt.Errorf("launch client %s: %v", lc.ID, err)
+		}
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal(b, &set); err != nil || len(set.Keys) == 0 {
+			return nil, fmt.Errorf("launch client %s: %s does not hold a JSON Web Key Set", lc.ID, lc.JWKSFile)
+		}
+		out[lc.ID] = &set
+	}
+	if m.Dev {
+		key, err := devidp.LoadOrCreateClientKey(filepath.Join(m.Config.DataDir, DevEHRKeyFile))
+		if err != nil {
+			return nil, err
+		}
+		out[devidp.EHRSimClientID] = devidp.PublicKeySet(key.Public())
+	}
+	return out, nil
+}
+
+// DevEHRKeyFile is the EHR simulator's launch client key in a -dev data
+// directory.
+const DevEHRKeyFile = "ehrsim-client.key"
 
 // DevOperatorOrg is the demo gateway operator's organisation, whose
 // auditors may search every event.
