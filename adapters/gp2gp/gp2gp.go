@@ -15,6 +15,37 @@
 // ends as an entry (a KindNone one says by NotShown why it is not shown),
 // merged into another entry, withheld, or a duplicate; Record.Finish runs
 // last.
+//
+// Rules for the shapes real GP systems send (issue 11):
+//   - Units: every unit goes through Quantity.SetUnit. unit="1" (unity)
+//     with the laboratory's unit in translation/originalText takes the unit
+//     from there; a unit that does not vet is left out and marked
+//     (UnitWithheld), the number kept. originalText is free text: only a
+//     string on SetUnit's fixed vocabulary is ever kept from it.
+//   - Interval values (IVL_PQ) with one bound are results with a
+//     comparator (<, <=, >, >=); with both, equal bounds are the value,
+//     otherwise the low bound with >= or > (see value in codes.go).
+//   - Moods other than an event (PlanStatement, moodCode INT, RQO, PRP...)
+//     are plans: Planned, the kind their code gives, the due date in
+//     Effective. Referrals (RequestStatement) and medication keep their
+//     structural meaning.
+//   - SNOMED CT codings go through record.SNOMEDCoding: a description id
+//     is kept apart, never as a concept id.
+//   - A statement about a relative (subject/personalRelationship) or coded
+//     as family history is KindNone, RuleRelative; so is a problem naming
+//     one.
+//   - Ids: lookups about statements are keyed by element type and id; a
+//     statement without an id gets one made from its composition's id and
+//     its position ("noid:..."); the same act read twice is made one
+//     identical entry for Record.Finish to keep once.
+//   - Allergies under a national heading (14L.., SN53., SNOMED allergy
+//     headings) whose observation or allergen is local, uncoded or
+//     narrative only keep the heading's code with AllergenUncoded; Confirmed
+//     only with the qualifier 410605003 "confirmed present".
+//   - A coded BATTERY or CLUSTER is an entry with its own code: the parent
+//     of its results when it is a report, battery or test group; otherwise
+//     (a specimen, a template heading) its statements are read in place.
+//   - A referral's status is active only when its statusCode says so.
 package gp2gp
 
 import (

@@ -241,24 +241,38 @@ func filedApart(a, b record.Entry) bool {
 // by id alone, does not withhold that other entry: the links the id stood
 // for were followed here, by type.
 func (p *parser) tellWithheld(ents []record.Entry, src []key) {
+	if len(p.toWithhold) == 0 {
+		return
+	}
+	// What a withheld id could be mistaken for, by Finish: a kept entry's
+	// own id (by the element type it was read from), its consultation, its
+	// battery, its authorisation.
+	idTypes := map[string]map[string]bool{}
+	encounters, parents, auths := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for i := range ents {
+		e := &ents[i]
+		if idTypes[e.ID] == nil {
+			idTypes[e.ID] = map[string]bool{}
+		}
+		idTypes[e.ID][src[i].typ] = true
+		encounters[e.Encounter] = true
+		parents[e.Parent] = true
+		if e.Medication != nil {
+			auths[e.Medication.Authorisation] = true
+		}
+	}
 	told := map[key]bool{}
 	for _, k := range p.toWithhold {
 		if told[k] {
 			continue
 		}
 		told[k] = true
-		clash := false
-		for i := range ents {
-			e := &ents[i]
-			if e.ID == k.id && src[i].typ != k.typ ||
-				e.Encounter == k.id && k.typ != "ehrComposition" ||
-				e.Parent == k.id && k.typ != "CompoundStatement" ||
-				e.Medication != nil && e.Medication.Authorisation == k.id && k.typ != "ehrSupplyAuthorise" {
-				clash = true
-				break
-			}
-		}
-		if clash {
+		types := idTypes[k.id]
+		clash := len(types) > 1 || len(types) == 1 && !types[k.typ] ||
+			encounters[k.id] && k.typ != "ehrComposition" ||
+			parents[k.id] && k.typ != "CompoundStatement" ||
+			auths[k.id] && k.typ != "ehrSupplyAuthorise"
+		if clash || k.id == "" {
 			p.rec.Withhold("")
 		} else {
 			p.rec.Withhold(k.id)

@@ -461,6 +461,10 @@ func (p *parser) observation(n *xmltok.Node, c *compCtx, sc scope) int {
 	e.Range = referenceRange(n)
 	e.Interpretation = interpretation(n.Child("interpretationCode"))
 	e.Parent = sc.parent
+	// A statement of intent (a due vaccination in mood INT, say) is a
+	// plan: its effective date is the date planned or due, kept in
+	// Effective for the mapper to show as the plan's occurrence, never as
+	// the date something happened.
 	e.Planned = planned(n)
 	k := key{n.Local, e.ID}
 	kind, rule := p.classify(n, code, national)
