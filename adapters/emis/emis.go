@@ -150,6 +150,7 @@ type meta struct {
 	drop      bool
 	withheld  bool // under a confidentiality policy, itself or through its consultation or report
 	encounter int  // index of the consultation entry, -1 if none
+	report    int  // index + 1 of the investigation report it is a result of, 0 if none
 }
 
 type parser struct {
@@ -161,6 +162,8 @@ type parser struct {
 	places map[string]string // location key -> ODS code
 	origin ident             // Originator/Organisation
 	seq    int
+	// guidType is the element type that first had each GUID.
+	guidType map[string]string
 }
 
 // ctx is where an item sits: in a consultation, under an investigation.
@@ -432,9 +435,19 @@ func (p *parser) add(e record.Entry, m meta) int {
 }
 
 // entryID is the item's GUID, else an id made from its type and RefID, else
-// a sequence number.
+// a sequence number. A GUID an item of another type already has (real
+// extracts reuse ids across element types) gets its type as a suffix, so
+// that entries of different types never share an id and links (which
+// resolve to entry ids) name the right one.
 func (p *parser) entryID(typ string, id ident) string {
 	if id.guid != "" {
+		if p.guidType == nil {
+			p.guidType = map[string]string{}
+		}
+		if t, ok := p.guidType[id.guid]; ok && t != typ {
+			return id.guid + "#" + strings.ToLower(typ)
+		}
+		p.guidType[id.guid] = typ
 		return id.guid
 	}
 	p.seq++

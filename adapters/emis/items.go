@@ -36,7 +36,7 @@ func (p *parser) coded(n *xmltok.Node, typ string, c ctx) (e record.Entry, m met
 		Recorded:  date(txt(n, "OriginalAuthor", "SystemDate"), "", ""),
 	}
 	if c.parent >= 0 {
-		e.Parent = p.rec.Entries[c.parent].ID
+		e.Parent, m.report = p.rec.Entries[c.parent].ID, c.parent+1
 	}
 	if local {
 		e.Kind, e.NotShown = record.KindNone, record.RuleUnclassifiable

@@ -372,3 +372,43 @@ func TestWithheldLinks(t *testing.T) {
 		})
 	}
 }
+
+// TestIDsAcrossTypes: real extracts reuse ids across element types (item 7
+// of issue 11). Links are looked up by element type and id, and entries of
+// different types never share an id.
+func TestIDsAcrossTypes(t *testing.T) {
+	read := func(code string) string { return `<Code><Value>` + code + `</Value><Scheme>READ2</Scheme></Code>` }
+	drug := `<Drug><PreparationID><Value>12345</Value><Scheme>EMISPREPARATION</Scheme></PreparationID></Drug>`
+	body := reg +
+		// a course with RefID 5 before a problem with RefID 5
+		`<MedicationList><Medication><RefID>5</RefID><AssignedDate>01/01/2026</AssignedDate>` + drug + `<Status>C</Status></Medication>` +
+		// a course whose GUID an event also has
+		`<Medication><GUID>X</GUID><AssignedDate>01/01/2026</AssignedDate>` + drug + `<Status>C</Status></Medication></MedicationList>` +
+		`<EventList><Event><GUID>X</GUID><AssignedDate>01/02/2026</AssignedDate>` + read("H33..") + `</Event>` +
+		`<Event><RefID>5</RefID><AssignedDate>01/02/2026</AssignedDate>` + read("C10F.") + `<Problem><ProblemStatus>1</ProblemStatus></Problem></Event>` +
+		`<Event><GUID>L</GUID><AssignedDate>01/03/2026</AssignedDate>` + read("42W5.") +
+		`<ProblemLinkList><Link><Target><RefID>5</RefID></Target><LinkType>0</LinkType></Link></ProblemLinkList></Event></EventList>` +
+		`<IssueList><Issue><GUID>I</GUID><AssignedDate>01/02/2026</AssignedDate>` + drug + `<MedicationLink><GUID>X</GUID></MedicationLink></Issue></IssueList>`
+	r := parse(t, doc(body), record.ParseOptions{})
+	ids := map[string]bool{}
+	for _, e := range r.Entries {
+		if ids[e.ID] {
+			t.Errorf("two entries with id %s", e.ID)
+		}
+		ids[e.ID] = true
+	}
+	// the first item with a GUID keeps it; the event that reuses it is told apart
+	if e := find(t, r, "X#event"); e.Kind != record.KindDiagnosis {
+		t.Errorf("X#event is %v", e.Kind)
+	}
+	course := find(t, r, "X")
+	if a := find(t, r, "I").Medication.Authorisation; a != course.ID || course.Kind != record.KindMedicationAuthorisation {
+		t.Errorf("issue tied to %q, course %+v", a, course)
+	}
+	if links := find(t, r, "emis-event-ref-5").Problem.Links; strings.Join(links, ",") != "L" {
+		t.Errorf("problem links %v", links)
+	}
+	if r.Stats.Duplicate != 0 {
+		t.Errorf("stats %+v", r.Stats)
+	}
+}

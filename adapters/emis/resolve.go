@@ -11,39 +11,41 @@ import "mig/adapters/record"
 // course, say).
 func (p *parser) resolve() {
 	entries := p.rec.Entries
-	alias := p.pairBloodPressure()
+	p.pairBloodPressure()
 
-	// Where each item can be found: by its own GUID / RefID, and by entry ID.
-	byKey := make(map[string]int, 2*len(entries))
-	byID := make(map[string]int, len(entries))
+	// Where the items links point at can be found, by element type (a
+	// RefID is unique only within its type, and real extracts reuse ids
+	// across types): problems by their GUID / RefID, courses by their
+	// GUID (an issue's MedicationLink). The first item under a key wins.
+	problems := make(map[string]int)
+	courses := make(map[string]int)
 	for i := range entries {
 		if p.meta[i].drop {
 			continue
 		}
-		byID[entries[i].ID] = i
-		for _, k := range p.meta[i].self.keys() {
-			if _, dup := byKey[k]; !dup {
-				byKey[k] = i
+		switch entries[i].Kind {
+		case record.KindProblem:
+			for _, k := range p.meta[i].self.keys() {
+				if _, dup := problems[k]; !dup {
+					problems[k] = i
+				}
+			}
+		case record.KindMedicationAuthorisation:
+			if g := p.meta[i].self.guid; g != "" {
+				if _, dup := courses[g]; !dup {
+					courses[g] = i
+				}
 			}
 		}
 	}
-	for old, now := range alias {
-		byID[entries[old].ID] = now
-		for _, k := range p.meta[old].self.keys() {
-			if _, dup := byKey[k]; !dup {
-				byKey[k] = now
-			}
-		}
-	}
-	find := func(id ident) (int, bool) {
+	findProblem := func(id ident) (int, bool) {
 		for _, k := range id.keys() {
-			if i, ok := byKey[k]; ok {
+			if i, ok := problems[k]; ok {
 				return i, true
 			}
 		}
 		return 0, false
 	}
-
 	for i := range entries {
 		m := &p.meta[i]
 		if m.drop {
@@ -65,21 +67,19 @@ func (p *parser) resolve() {
 			}
 		}
 		for _, t := range m.problems {
-			if j, ok := find(t); ok && j != i && entries[j].Kind == record.KindProblem {
+			if j, ok := findProblem(t); ok && j != i {
 				entries[j].Problem.Links = appendOnce(entries[j].Problem.Links, e.ID)
 			}
 		}
 		if m.medLink != "" && e.Medication != nil {
-			if j, ok := byID[m.medLink]; ok && entries[j].Kind == record.KindMedicationAuthorisation {
+			if j, ok := courses[m.medLink]; ok {
 				e.Medication.Authorisation = entries[j].ID
 			}
 		}
-		if e.Parent != "" {
-			if j, ok := byID[e.Parent]; ok {
-				entries[j].Members = appendOnce(entries[j].Members, e.ID)
-			} else {
-				e.Parent = ""
-			}
+		if m.report > 0 {
+			entries[m.report-1].Members = appendOnce(entries[m.report-1].Members, e.ID)
+		} else {
+			e.Parent = ""
 		}
 	}
 	// Items in a consultation were recorded where the consultation was.
@@ -117,9 +117,9 @@ func (p *parser) place(id ident) string {
 // pairBloodPressure merges each diastolic reading into the systolic reading
 // of the same group (GroupID, or date and time) into one KindBloodPressure
 // entry, moves each half's code to SystolicCode or DiastolicCode (EMIS has
-// no code for the whole reading, so Code is left zero), and returns the
-// merged-away entries' indices mapped to the kept ones.
-func (p *parser) pairBloodPressure() map[int]int {
+// no code for the whole reading, so Code is left zero), and marks the
+// merged-away halves dropped. A withheld half withholds the pair.
+func (p *parser) pairBloodPressure() {
 	type group struct{ sys, dia []int }
 	groups := map[string]*group{}
 	var order []string
@@ -140,7 +140,6 @@ func (p *parser) pairBloodPressure() map[int]int {
 			g.dia = append(g.dia, i)
 		}
 	}
-	alias := map[int]int{}
 	entries := p.rec.Entries
 	for _, k := range order {
 		g := groups[k]
@@ -161,7 +160,6 @@ func (p *parser) pairBloodPressure() map[int]int {
 				}
 				p.meta[d].drop = true
 				p.rec.Stats.Read-- // one reading: the pair is one statement
-				alias[d] = s
 			case n < len(g.sys):
 				e := &entries[g.sys[n]]
 				e.Systolic, e.SystolicCode, e.Code = p.meta[g.sys[n]].bpValue, e.Code, record.Concept{}
@@ -171,7 +169,6 @@ func (p *parser) pairBloodPressure() map[int]int {
 			}
 		}
 	}
-	return alias
 }
 
 func appendOnce(list []string, s string) []string {
