@@ -39,13 +39,26 @@
 //     completed, N = stopped; PrescriptionType ACUTE / REPEAT / AUTOMATIC,
 //     ServiceType A repeat dispensing; AuthorisedIssue = repeats allowed);
 //     IssueList: KindMedicationIssue tied to its course by MedicationLink/GUID.
+//   - DiaryList (and a consultation's Diary): recalls and planned items keep
+//     the kind their code gives and are Planned.
+//   - About a relative (EventType 12, a family-member qualifier, a family
+//     history code): KindNone, RuleRelative.
+//
+// EMIS writes -1, its null link, in every id, link and policy field that is
+// unset (PolicyID, RefID, GroupID, MedicationLink...): -1, 0 and empty never
+// refer to anything (nullLink). Only a positive PolicyID puts an item under
+// a confidentiality policy: it is withheld (Record.Withhold), and so is what
+// links to it (Record.Finish, called last).
 //
 // Free text (DescriptiveText, DisplayTerm, comments, notes, RxText,
 // PharmacyText, advice, terms of local codes...) is never read into the
 // record; dosage and quantity text are the one exception (record.DosageText).
-// Items without a usable code (a local code with no national map) are left
-// out, except consultations and medication, whose structure says what they
-// are. A date that does not parse is left unset; the item is kept.
+// An item coded only locally (no national map) is kept as a KindNone entry,
+// not classifiable, with its code and without its term, so that it is
+// accounted for; an item with no code at all is left out, except
+// consultations and medication, whose structure says what they are. A date
+// that does not parse is left unset; the item is kept. Stats.Read counts
+// every statement read (a blood pressure pair is one).
 package emis
 
 import (

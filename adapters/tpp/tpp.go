@@ -11,7 +11,19 @@
 // children of the items that are read (FreeText, Notes, Comments, local-code
 // terms) are never copied into the record. References by id (users,
 // sites, problems, the authorisation of a repeat issue) are resolved after
-// the whole document has been read.
+// the whole document has been read, and Record.Finish runs last (repeated
+// events are one entry).
+//
+// Real-world shapes (issue 11): the schema has no confidentiality marker,
+// so nothing is withheld here; entries link by the entry ids Finish follows
+// (Encounter, Medication.Authorisation). Recalls and reminders are free
+// text only, so nothing coded is a plan. Family history (IsFamilyHistory, a
+// family history code) is KindNone, RuleRelative; a code with no national
+// coding is kept as KindNone, not classifiable, with its local code only;
+// an allergy under a generic heading, or a drug sensitivity whose allergen
+// is local or named in free text only, is an allergy with its heading's
+// code (14L.. when the source has none), AllergenUncoded. A date-only value
+// (xs:date, or midnight) keeps its calendar day.
 package tpp
 
 import (
