@@ -312,6 +312,14 @@ func account(t *testing.T, doc []byte, p *parser, r *record.Record) accountResul
 		if e.Kind != record.KindNone && e.NotShown != record.RuleNone {
 			t.Errorf("entry %s: shown kind %s with NotShown %s", e.ID, e.Kind, e.NotShown)
 		}
+		if e.Kind == record.KindBloodPressure && e.Systolic == nil && e.Diastolic == nil {
+			t.Errorf("blood pressure %s shown with no number", e.ID)
+		}
+		if v := e.Value; v != nil && v.Unit != "" {
+			if _, ok := record.UCUMCode(v.Unit); !ok {
+				t.Errorf("entry %s: unit %q kept without vetting", e.ID, v.Unit)
+			}
+		}
 		if e.Kind == record.KindAllergy && !isNational(e.Code) {
 			t.Errorf("allergy %s without a national code", e.ID)
 		}

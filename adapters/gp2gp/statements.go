@@ -580,6 +580,13 @@ func (p *parser) pairLoose(c *compCtx) {
 		if used[i] || p.gone[i] {
 			continue
 		}
+		if e := &p.rec.Entries[i]; e.Systolic == nil && e.Diastolic == nil {
+			// A half with no number is no reading: kept, not shown.
+			e.Kind, e.NotShown = record.KindNone, record.RuleNotInDataset
+			e.Code = firstNonZero(e.SystolicCode, e.DiastolicCode)
+			e.SystolicCode, e.DiastolicCode, e.SystolicRange, e.DiastolicRange = record.Concept{}, record.Concept{}, nil, nil
+			p.absorbable[i] = true
+		}
 		for _, w := range c.withheldBP {
 			if p.rec.Entries[i].Effective == w {
 				p.withholdEntry(i)
