@@ -160,6 +160,7 @@ type meta struct {
 	bpPart    string // "systolic" / "diastolic" for a reading to pair
 	bpKey     string
 	bpValue   *record.Quantity
+	bpRange   *record.Range
 	drop      bool
 	withheld  bool // under a confidentiality policy, itself or through its consultation or report
 	encounter int  // index of the consultation entry, -1 if none

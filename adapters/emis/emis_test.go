@@ -76,6 +76,9 @@ func dump(r *record.Record, withDosage bool) []byte {
 		}
 		if e.Kind == record.KindBloodPressure {
 			m["systolicCode"], m["diastolicCode"] = concept(e.SystolicCode), concept(e.DiastolicCode)
+			if e.SystolicRange != nil || e.DiastolicRange != nil {
+				m["systolicRange"], m["diastolicRange"] = e.SystolicRange, e.DiastolicRange
+			}
 		}
 		if e.Planned {
 			m["planned"] = true

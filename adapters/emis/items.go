@@ -126,7 +126,7 @@ func (p *parser) event(n *xmltok.Node, c ctx) {
 	value, rng := numeric(n.Child("NumericValue"), e.Kind == record.KindBloodPressure)
 	if e.Kind == record.KindBloodPressure {
 		if part := record.BloodPressurePart(e.Code); part == "systolic" || part == "diastolic" {
-			m.bpPart, m.bpValue = part, value
+			m.bpPart, m.bpValue, m.bpRange = part, value, rng
 			key := "t:" + strings.TrimSpace(txt(n, "AssignedDate")) + "|" + strings.TrimSpace(txt(n, "AssignedTime"))
 			if g := strings.TrimSpace(txt(n, "GroupID")); !nullLink(g) {
 				key = "g:" + g

@@ -412,3 +412,23 @@ func TestIDsAcrossTypes(t *testing.T) {
 		t.Errorf("stats %+v", r.Stats)
 	}
 }
+
+// TestBloodPressureRanges: each half of a pair keeps its own reference
+// range (item 13 of issue 11), paired or alone.
+func TestBloodPressureRanges(t *testing.T) {
+	half := func(guid, code, v, lo, hi string) string {
+		return `<Event><GUID>` + guid + `</GUID><AssignedDate>01/02/2026</AssignedDate><AssignedTime>10:00</AssignedTime><PolicyID>-1</PolicyID>` +
+			`<Code><Value>` + code + `</Value><Scheme>READ2</Scheme></Code><GroupID>3</GroupID><NumericValue><Value>` + v +
+			`</Value><Units>mmHg</Units><NumericMinimum>` + lo + `</NumericMinimum><NumericMaximum>` + hi + `</NumericMaximum></NumericValue></Event>`
+	}
+	r := parse(t, doc(reg+`<EventList>`+half("S", "2469.", "150", "90", "140")+half("D", "246A.", "95", "60", "90")+`</EventList>`), record.ParseOptions{})
+	bp := find(t, r, "S")
+	if bp.SystolicRange == nil || bp.SystolicRange.Low.Value != "90" || bp.SystolicRange.High.Value != "140" || bp.SystolicRange.High.Unit != "mm[Hg]" ||
+		bp.DiastolicRange == nil || bp.DiastolicRange.Low.Value != "60" || bp.DiastolicRange.High.Value != "90" || bp.Range != nil {
+		t.Errorf("ranges %+v %+v %+v", bp.SystolicRange, bp.DiastolicRange, bp.Range)
+	}
+	r = parse(t, doc(reg+`<EventList>`+half("D", "246A.", "95", "60", "90")+`</EventList>`), record.ParseOptions{})
+	if bp := find(t, r, "D"); bp.DiastolicRange == nil || bp.DiastolicRange.High.Value != "90" || bp.SystolicRange != nil {
+		t.Errorf("lone diastolic ranges %+v %+v", bp.SystolicRange, bp.DiastolicRange)
+	}
+}

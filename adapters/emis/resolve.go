@@ -149,6 +149,7 @@ func (p *parser) pairBloodPressure() {
 				s, d := g.sys[n], g.dia[n]
 				entries[s].Systolic, entries[s].SystolicCode = p.meta[s].bpValue, entries[s].Code
 				entries[s].Diastolic, entries[s].DiastolicCode = p.meta[d].bpValue, entries[d].Code
+				entries[s].SystolicRange, entries[s].DiastolicRange = p.meta[s].bpRange, p.meta[d].bpRange
 				entries[s].Code = record.Concept{} // EMIS codes only the halves
 				if entries[s].Interpretation.IsZero() {
 					entries[s].Interpretation = entries[d].Interpretation
@@ -163,9 +164,11 @@ func (p *parser) pairBloodPressure() {
 			case n < len(g.sys):
 				e := &entries[g.sys[n]]
 				e.Systolic, e.SystolicCode, e.Code = p.meta[g.sys[n]].bpValue, e.Code, record.Concept{}
+				e.SystolicRange = p.meta[g.sys[n]].bpRange
 			default:
 				e := &entries[g.dia[n]]
 				e.Diastolic, e.DiastolicCode, e.Code = p.meta[g.dia[n]].bpValue, e.Code, record.Concept{}
+				e.DiastolicRange = p.meta[g.dia[n]].bpRange
 			}
 		}
 	}
