@@ -433,3 +433,28 @@ func TestFragments(t *testing.T) {
 		t.Errorf("%d fragments not parsed, want 13 (4 COPC payloads, 3 ebXML envelopes, 4 addresses, 2 telecoms)", notExtracts)
 	}
 }
+
+// TestExtractsAccounted accounts, the same way, for every coded statement
+// of our synthetic extracts and of the reference sample extracts (whole
+// records from a test practice).
+func TestExtractsAccounted(t *testing.T) {
+	files := ourFiles(t)
+	if samples, _ := filepath.Glob(filepath.Join(testenv.ModuleRoot(t), "..", "shared", "reference", "gp2gp", "samples", "input", "*.xml")); len(samples) > 0 {
+		files = append(files, samples...)
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			doc, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, r, err := parseWhole(doc, record.ParseOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := account(t, doc, p, r)
+			t.Logf("%d coded statements: %d own entries, %d merged, %d withheld; %d duplicates",
+				res.statements, res.entries, res.merged, res.withheld, r.Stats.Duplicate)
+		})
+	}
+}
