@@ -250,6 +250,11 @@ func value(v *xmltok.Node) *record.Quantity {
 			return quantity(c)
 		}
 		return nil
+	case "INT", "REAL":
+		// A number with no unit (HL7 v3 INT, REAL).
+		if s := strings.TrimSpace(v.Attr("value")); isNumber(s) {
+			return &record.Quantity{Value: s}
+		}
 	case "":
 		if v.Attr("value") != "" && v.Attr("code") == "" {
 			return quantity(v)

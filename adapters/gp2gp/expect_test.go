@@ -131,14 +131,16 @@ func TestQuantityShapes(t *testing.T) {
 		}
 	}
 	// Both bounds: equal bounds are the value; otherwise at least the low.
-	both := []struct{ xml, value, comparator string }{
-		{`<value xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="IVL_PQ"><low value="4" unit="mmol/L"/><high value="4" unit="mmol/L"/></value>`, "4", ""},
-		{`<value xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="IVL_PQ"><low value="4" unit="mmol/L"/><high value="6" unit="mmol/L"/></value>`, "4", ">="},
-		{`<value xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="IVL_PQ"><low value="4" unit="mmol/L" inclusive="false"/><high value="6" unit="mmol/L"/></value>`, "4", ">"},
-	}
-	for _, tc := range both {
+	// A unitless INT is a number too.
+	const xsi = `xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"`
+	for _, tc := range []struct{ xml, value, unit, comparator string }{
+		{`<value ` + xsi + ` xsi:type="IVL_PQ"><low value="4" unit="mmol/L"/><high value="4" unit="mmol/L"/></value>`, "4", "mmol/L", ""},
+		{`<value ` + xsi + ` xsi:type="IVL_PQ"><low value="4" unit="mmol/L"/><high value="6" unit="mmol/L"/></value>`, "4", "mmol/L", ">="},
+		{`<value ` + xsi + ` xsi:type="IVL_PQ"><low value="4" unit="mmol/L" inclusive="false"/><high value="6" unit="mmol/L"/></value>`, "4", "mmol/L", ">"},
+		{`<value ` + xsi + ` xsi:type="INT" value="3"/>`, "3", "", ""},
+	} {
 		q := value(node(t, tc.xml))
-		if q == nil || q.Value != tc.value || q.Comparator != tc.comparator || q.Unit != "mmol/L" {
+		if q == nil || q.Value != tc.value || q.Comparator != tc.comparator || q.Unit != tc.unit || q.UnitWithheld {
 			t.Errorf("%s: got %+v", tc.xml, q)
 		}
 	}
