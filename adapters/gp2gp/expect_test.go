@@ -252,7 +252,13 @@ func TestPlansAndDescriptionIDs(t *testing.T) {
 	r = inline(t, composition("C-PLAN", "20260301",
 		obsXML("P-1", "INT", read65("65E..00", "Influenza vaccination"), "20261001", ""),
 		`<PlanStatement classCode="OBS" moodCode="INT"><id root="P-2"/><code code="7611.00" codeSystem="2.16.840.1.113883.2.1.6.2" displayName="Appendicectomy"/><statusCode code="ACTIVE"/><effectiveTime><center value="20270115"/></effectiveTime><availabilityTime value="20260301"/></PlanStatement>`,
-		obsXML("P-3", "EVN", read65("65E..00", "Influenza vaccination"), "20251001", "")))
+		obsXML("P-3", "EVN", read65("65E..00", "Influenza vaccination"), "20251001", ""),
+		`<PlanStatement classCode="OBS" moodCode="INT"><id root="P-4"/><code code="65E..00" codeSystem="2.16.840.1.113883.2.1.6.2" displayName="Influenza vaccination"/><availabilityTime value="20260301"/></PlanStatement>`))
+	// A plan with no date of its own has none: the day it was recorded is
+	// not when it is due.
+	if e := entryByID(r, "P-4"); e == nil || !e.Planned || !e.Effective.IsZero() || e.Recorded != day("20260301") {
+		t.Errorf("undated plan %+v", e)
+	}
 	for _, tc := range []struct {
 		id      string
 		kind    record.Kind

@@ -321,6 +321,15 @@ func planned(n *xmltok.Node) bool {
 	return false
 }
 
+// planDate keeps, for a plan, only the date the statement's effectiveTime
+// gives (when planned or due): the date it was recorded (availabilityTime)
+// is no date of the plan, and stays in Recorded only.
+func (p *parser) planDate(e *record.Entry, n *xmltok.Node) {
+	if e.Planned {
+		e.Effective, _ = interval(n.Child("effectiveTime"))
+	}
+}
+
 // statement maps one statement element and returns the ids of the entries
 // it produced at its own level (for a battery's or report's Members).
 func (p *parser) statement(n *xmltok.Node, c *compCtx, sc scope) []string {
@@ -360,6 +369,7 @@ func (p *parser) statement(n *xmltok.Node, c *compCtx, sc scope) []string {
 		// date is the date planned or due, kept in Effective for the
 		// mapper to show as the plan's occurrence, never as an event date.
 		e.Planned = true
+		p.planDate(&e, n)
 		e.Kind, e.NotShown = p.classify(n, code, national)
 		if e.Kind == record.KindBloodPressure {
 			// A planned reading is not a reading.
@@ -466,6 +476,7 @@ func (p *parser) observation(n *xmltok.Node, c *compCtx, sc scope) int {
 	// Effective for the mapper to show as the plan's occurrence, never as
 	// the date something happened.
 	e.Planned = planned(n)
+	p.planDate(&e, n)
 	k := key{n.Local, e.ID}
 	kind, rule := p.classify(n, code, national)
 	switch {
@@ -659,6 +670,7 @@ func (p *parser) compound(n *xmltok.Node, c *compCtx, sc scope) []string {
 		e.Code = code
 		e.Parent = sc.parent
 		e.Planned = planned(n)
+		p.planDate(&e, n)
 		k := key{n.Local, e.ID}
 		kind, rule := p.classify(n, code, national)
 		report := national && rule != record.RuleRelative &&
