@@ -101,13 +101,20 @@ func parseID(s string) (uint64, bool) {
 	return v, err == nil
 }
 
+// lookup finds a concept's index. Every id in the index passed the SCTID
+// check at load, so a query needs no check digit test of its own: digits
+// without a leading zero that name a held id are that id.
 func (r *Release) lookup(concept string) (int32, bool) {
-	if r == nil {
+	if r == nil || len(concept) < 6 || len(concept) > 18 || concept[0] == '0' {
 		return noConcept, false
 	}
-	id, ok := parseID(concept)
-	if !ok {
-		return noConcept, false
+	var id uint64
+	for i := 0; i < len(concept); i++ {
+		c := concept[i]
+		if c < '0' || c > '9' {
+			return noConcept, false
+		}
+		id = id*10 + uint64(c-'0')
 	}
 	i, ok := r.index[id]
 	return i, ok

@@ -77,8 +77,8 @@ func TestReleaseDisplayAndDescriptions(t *testing.T) {
 	}{
 		{"44054006", "Type two diabetes [test]"},  // UK clinical refset wins over GB English
 		{"91936005", "Penicillin allergy [test]"}, // preferred in GB English only
-		{"73211009", ""},                          // preferred only in a refset not configured
-		{"80146002", "Appendix removal [test]"},   // an inactive preferred row does not win
+		{"73211009", ""},                        // preferred only in a refset not configured
+		{"80146002", "Appendix removal [test]"}, // an inactive preferred row does not win
 		{"999791000000106", "HbA1c level [test]"},
 		{retired, ""},   // inactive concept: no display
 		{"1234567", ""}, // not held

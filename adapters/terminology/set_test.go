@@ -40,7 +40,7 @@ func TestDisplay(t *testing.T) {
 		{record.SystemSNOMED, "999901000001103", "Metformin 500mg tablets (Example Pharma) [test]"},
 		{record.SystemSNOMED, "372567009", ""}, // an ingredient id in the VMP file: not a product name
 		{record.SystemSNOMED, retired, ""},
-		{record.SystemSNOMED, "2010014", ""}, // a description id is not a concept
+		{record.SystemSNOMED, "2010014", ""},                         // a description id is not a concept
 		{record.SystemReadV2, "C10F.", "Type two diabetes [test]"},   // preferred, longest term
 		{record.SystemReadV2, "C10F.00", "Type two diabetes [test]"}, // GP2GP code + term code
 		{record.SystemReadV2, "65E..", "Flu vaccination given at the practice [test]"},
