@@ -91,9 +91,9 @@ func TestRealShapes(t *testing.T) {
 		{"A61-LOCALDRUG", record.KindAllergy, "", false, day(2019, 3, 13)},
 		{"A61-LOCALOTHER", record.KindNone, record.RuleUnclassifiable, false, day(2019, 3, 14)},
 		{"A61-CODED", record.KindAllergy, "", false, day(2019, 3, 15)},
-		{"M61-SALBUTAMOL", record.KindMedicationAuthorisation, "", false, day(2015, 5, 4)},
+		{"M61-RAMIPRIL", record.KindMedicationAuthorisation, "", false, day(2015, 5, 4)},
 		{"M61-NOQTY", record.KindMedicationAuthorisation, "", false, day(2015, 5, 5)},
-		{"I61-SALB-1", record.KindMedicationIssue, "", false, day(2026, 6, 1)},
+		{"I61-RAM-1", record.KindMedicationIssue, "", false, day(2026, 6, 1)},
 		{"I61-NULLLINK", record.KindMedicationIssue, "", false, day(2026, 6, 2)},
 		{"AL61-DNACPR", record.KindRisk, "", false, day(2026, 1, 1)},
 	}
@@ -120,13 +120,13 @@ func TestRealShapes(t *testing.T) {
 	if a := find(t, r, "I61-NULLLINK").Medication.Authorisation; a != "" {
 		t.Errorf("issue with MedicationLink -1 tied to %q", a)
 	}
-	if a := find(t, r, "I61-SALB-1").Medication.Authorisation; a != "M61-SALBUTAMOL" {
+	if a := find(t, r, "I61-RAM-1").Medication.Authorisation; a != "M61-RAMIPRIL" {
 		t.Errorf("issue authorisation %q", a)
 	}
-	if links := find(t, r, "E61-ASTHMA").Problem.Links; strings.Join(links, ",") != "E61-BST-DAY,E61-PEFR,M61-SALBUTAMOL" {
+	if links := find(t, r, "E61-ASTHMA").Problem.Links; strings.Join(links, ",") != "E61-BST-DAY,E61-PEFR" {
 		t.Errorf("problem links %v", links)
 	}
-	if mi := find(t, r, "M61-SALBUTAMOL").Medication; mi.RepeatsAllowed != 0 || mi.DurationDays != 0 {
+	if mi := find(t, r, "M61-RAMIPRIL").Medication; mi.RepeatsAllowed != 0 || mi.DurationDays != 0 {
 		t.Errorf("-1 counts read as counts: %+v", mi)
 	}
 	if mi := find(t, r, "M61-NOQTY").Medication; mi.QuantityValue != nil || !mi.Quantity.IsZero() {

@@ -57,8 +57,8 @@ func TestRealShapes(t *testing.T) {
 		{"EV-3076-15.2", record.KindBloodPressure, "", utc(2026, 6, 15, 8, 40, record.PrecisionMinute), ""},
 		{"EV-3076-15.4", record.KindInvestigation, "", utc(2026, 6, 15, 8, 40, record.PrecisionMinute), "XaPbt"},
 		{"EV-3076-15.5", record.KindInvestigation, "", utc(2026, 6, 15, 8, 40, record.PrecisionMinute), "44I5."},
-		{"EV-3076-16.1", record.KindMedicationAuthorisation, "", day(2026, 1, 10), "320136002"},
-		{"EV-3076-17.1", record.KindMedicationIssue, "", day(2026, 2, 10), "320136002"},
+		{"EV-3076-16.1", record.KindMedicationAuthorisation, "", day(2026, 1, 10), "318907005"},
+		{"EV-3076-17.1", record.KindMedicationIssue, "", day(2026, 2, 10), "318907005"},
 		{"EV-3076-19.1", record.KindProcedure, "", day(2024, 5, 5), "7611."},
 	}
 	if len(rec.Entries) != len(cases) {

@@ -402,8 +402,8 @@ def realshapes():
               value=num(150, "mmHg"), etype=5, policy=NULL),
         event("E61-PRIV-DIA", "10/05/2026", code("246A.", "READ2", "O/E - Diastolic BP reading", 1091811000000102), time="11:00", group=11,
               value=num(95, "mmHg"), etype=5, policy=NULL),
-        medication("M61-PRIV-COURSE", "10/05/2026", code(45670, "EMISPREPARATION", "Sertraline 50mg tablets", 321947006, tag="PreparationID"),
-                   "one daily", 28, "tablet", "REPEAT", "C", repeats=3, extra="<PolicyId>-1</PolicyId>"),
+        medication("M61-PRIV-COURSE", "10/05/2026", AMOXICILLIN,
+                   "one capsule three times a day", 21, "capsule", "REPEAT", "C", repeats=3, extra="<PolicyId>-1</PolicyId>"),
     ]):
         priv += "<ConsultationElement><GUID>CE61-P-%d</GUID>%s</ConsultationElement>" % (i, el)
     priv += "</ElementList></Consultation>"
@@ -468,18 +468,18 @@ def realshapes():
         code("EMISNQNK2", "EMISCLINICAL", ft("localterm")), ft("nondrug"),
         code("14L..", "READ2", "H/O: drug allergy", 416098002), ft("drugname"),
         code("14L5.", "READ2", "H/O: sulphonamide allergy", 294532003))
-    salbutamol = code(56780, "EMISPREPARATION", "Salbutamol 100micrograms/dose inhaler", 320136002, tag="PreparationID")
+    ramipril = RAMIPRIL
     meds = "<MedicationList>" + medication(
-        "M61-SALBUTAMOL", "04/05/2015", salbutamol, "two puffs when required", 1, "inhaler", "REPEAT", "C", repeats=-1, issued=2,
-        duration=-1, extra="<ProblemLinkList><Link><Target><GUID>E61-ASTHMA</GUID></Target><LinkType>0</LinkType></Link>%s</ProblemLinkList><PolicyId>-1</PolicyId>" % nolink) + medication(
-        "M61-NOQTY", "05/05/2015", salbutamol, "as directed", -1, "inhaler", "ACUTE", "P", extra="<PolicyId>-1</PolicyId>") + medication(
-        "M61-PRIVATE", "06/05/2015", salbutamol, "as directed", 1, "inhaler", "ACUTE", "C", extra="<PolicyId>12</PolicyId>") + "</MedicationList>"
+        "M61-RAMIPRIL", "04/05/2015", ramipril, "one daily", 28, "capsule", "REPEAT", "C", repeats=-1, issued=2,
+        duration=-1, extra="<ProblemLinkList>%s</ProblemLinkList><PolicyId>-1</PolicyId>" % nolink) + medication(
+        "M61-NOQTY", "05/05/2015", ramipril, "as directed", -1, "capsule", "ACUTE", "P", extra="<PolicyId>-1</PolicyId>") + medication(
+        "M61-PRIVATE", "06/05/2015", ramipril, "as directed", 28, "capsule", "ACUTE", "C", extra="<PolicyId>12</PolicyId>") + "</MedicationList>"
     issues = "<IssueList>" + "".join([
-        medication("I61-SALB-1", "01/06/2026", salbutamol, "two puffs when required", 1, "inhaler", "REPEAT", "", tag="Issue", link="M61-SALBUTAMOL", extra="<PolicyId>-1</PolicyId>"),
-        medication("I61-NULLLINK", "02/06/2026", salbutamol, "two puffs when required", 1, "inhaler", "REPEAT", "", tag="Issue", link="-1", extra="<PolicyId>-1</PolicyId>"),
-        medication("I61-PRIV-ISSUE", "11/05/2026", code(45670, "EMISPREPARATION", "Sertraline 50mg tablets", 321947006, tag="PreparationID"),
-                   "one daily", 28, "tablet", "REPEAT", "", tag="Issue", link="M61-PRIV-COURSE", extra="<PolicyId>-1</PolicyId>"),
-        medication("I61-OF-PRIVATE", "07/05/2015", salbutamol, "as directed", 1, "inhaler", "ACUTE", "", tag="Issue", link="M61-PRIVATE", extra="<PolicyId>-1</PolicyId>"),
+        medication("I61-RAM-1", "01/06/2026", ramipril, "one daily", 28, "capsule", "REPEAT", "", tag="Issue", link="M61-RAMIPRIL", extra="<PolicyId>-1</PolicyId>"),
+        medication("I61-NULLLINK", "02/06/2026", ramipril, "one daily", 28, "capsule", "REPEAT", "", tag="Issue", link="-1", extra="<PolicyId>-1</PolicyId>"),
+        medication("I61-PRIV-ISSUE", "11/05/2026", AMOXICILLIN,
+                   "one capsule three times a day", 21, "capsule", "REPEAT", "", tag="Issue", link="M61-PRIV-COURSE", extra="<PolicyId>-1</PolicyId>"),
+        medication("I61-OF-PRIVATE", "07/05/2015", ramipril, "as directed", 28, "capsule", "ACUTE", "", tag="Issue", link="M61-PRIVATE", extra="<PolicyId>-1</PolicyId>"),
     ]) + "</IssueList>"
     alerts = ("<AlertList><Alert><GUID>AL61-DNACPR</GUID><AssignedDate>01/01/2026</AssignedDate><DescriptiveText>%s</DescriptiveText>"
               "<PolicyID>-1</PolicyID>%s<Book>-1</Book></Alert></AlertList>") % (ft("alert"), code("1R1..", "READ2", "Not for resuscitation", 304253006))
