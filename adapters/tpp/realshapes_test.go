@@ -36,7 +36,7 @@ func TestRealShapes(t *testing.T) {
 		{"EV-3076-03.1", record.KindAllergy, "", day(2019, 3, 13), "Y7T2a|14L.."},     // drug sensitivity, local allergen code
 		{"EV-3076-04.sensitivity", record.KindAllergy, "", day(2019, 3, 14), "14L.."}, // drug sensitivity, drug name only
 		{"EV-3076-05.1", record.KindNone, record.RuleUnclassifiable, day(2019, 3, 15), "Y7T2b"},
-		{"EV-3076-06.1", record.KindAllergy, "", day(2019, 3, 16), "294532003"},
+		{"EV-3076-06.1", record.KindAllergy, "", day(2019, 3, 16), "294505008"},
 		// about relatives
 		{"EV-3076-07.1", record.KindNone, record.RuleRelative, day(2020, 5, 1), "12C.."},
 		{"EV-3076-07.2", record.KindNone, record.RuleRelative, day(2020, 5, 1), "C10F."},

@@ -418,11 +418,11 @@ def realshapes():
               value=num(138, "mmHg"), etype=5, policy=NULL),
         event("E61-DIA", "15/06/2026", code("246A.", "READ2", "O/E - Diastolic BP reading", 1091811000000102), time="09:40", group=4,
               value=num(86, "mmHg"), etype=5, policy=3),
-        event("E61-PEFR", "15/06/2026", code("339A.", "READ2", "Peak flow rate", 18491006), value=num(420, "L/min"), etype=5, policy=NULL,
+        event("E61-PEFR", "15/06/2026", code("339A.", "READ2", "Peak flow rate"), value=num(420, "L/min"), etype=5, policy=NULL,
               author=NULL, links=["E61-ASTHMA"], linkxml=nolink),
         ("<Referral><GUID>R61-RESP</GUID><AssignedDate>15/06/2026</AssignedDate><DatePart>0</DatePart><AuthorID><RefID>-1</RefID></AuthorID>"
          "<DescriptiveText>%s</DescriptiveText><PolicyID>-1</PolicyID>%s<Provider><RefID>-1</RefID></Provider><ReferralReason>%s</ReferralReason>"
-         "<Urgency>0</Urgency></Referral>") % (ft("refdesc"), code("8H7C.", "READ2", "Refer to respiratory physician", 183526002), ft("reason")),
+         "<Urgency>0</Urgency></Referral>") % (ft("refdesc"), code("8H7C.", "READ2", "Refer to respiratory physician"), ft("reason")),
         # a diary entry (a recall): planned, never something that happened
         ("<Diary><GUID>D61-FLU-DUE</GUID><AssignedDate>01/10/2026</AssignedDate><DatePart>0</DatePart><AuthorID><RefID>1</RefID></AuthorID>"
          "<DescriptiveText>%s</DescriptiveText><PolicyID>-1</PolicyID>%s<Reminder>%s</Reminder></Diary>") % (
@@ -441,7 +441,7 @@ def realshapes():
            "</InvestigationList>") % (
         ft("labrubric"), code("44G..", "READ2", "Liver function tests", 26958001),
         event("E61-ALT", "20/05/2026", code("44G3.", "READ2", "ALT/SGPT serum level", 1018251000000107), value=num(30, "U/L", 0, 40), policy=NULL),
-        ft("labrubric"), code("44I..", "READ2", "Serum electrolytes", 252150008),
+        ft("labrubric"), code("44I..", "READ2", "Serum electrolytes"),
         event("E61-NA", "21/05/2026", code("44I5.", "READ2", "Serum sodium", 1000661000000107), value=num(140, "mmol/L", 133, 146), policy=NULL),
         event("E61-K", "21/05/2026", code("44I4.", "READ2", "Serum potassium", 1000651000000109), value=num("4.1", "mmol/L", "3.5", "5.3"), policy=4))
     refs = ("<ReferralList><Referral><GUID>R61-PRIVATE</GUID><AssignedDate>22/05/2026</AssignedDate><PolicyID>2</PolicyID>%s"
@@ -467,7 +467,7 @@ def realshapes():
         code("EMISNQDR1", "EMISCLINICAL", ft("localterm")), ft("constituent"),
         code("EMISNQNK2", "EMISCLINICAL", ft("localterm")), ft("nondrug"),
         code("14L..", "READ2", "H/O: drug allergy", 416098002), ft("drugname"),
-        code("14L5.", "READ2", "H/O: sulphonamide allergy", 294532003))
+        code("14L5.", "READ2", "H/O: sulphonamide allergy"))
     ramipril = RAMIPRIL
     meds = "<MedicationList>" + medication(
         "M61-RAMIPRIL", "04/05/2015", ramipril, "one daily", 28, "capsule", "REPEAT", "C", repeats=-1, issued=2,
@@ -485,7 +485,7 @@ def realshapes():
               "<PolicyID>-1</PolicyID>%s<Book>-1</Book></Alert></AlertList>") % (ft("alert"), code("1R1..", "READ2", "Not for resuscitation", 304253006))
     diary = ("<DiaryList><Diary><GUID>D61-REVIEW</GUID><AssignedDate>15/01/2027</AssignedDate><DatePart>0</DatePart><PolicyID>-1</PolicyID>%s"
              "<Reminder>%s</Reminder><ReminderType>L</ReminderType><LocationTypeID><RefID>-1</RefID></LocationTypeID></Diary></DiaryList>") % (
-        code("66YJ.", "READ2", "Asthma annual review", 270442000), ft("diary"))
+        code("66YJ.", "READ2", "Asthma annual review"), ft("diary"))
     reg = registration("9990002061", "Realshape", "Rhona", "11/11/1966", "F", title="Ms").replace(
         "</Registration>", "<PolicyId>-1</PolicyId></Registration>", 1).replace(
         "<RegisteredGpID><RefID>1</RefID></RegisteredGpID>", "<RegisteredGpID><RefID>1</RefID></RegisteredGpID><UsualGpID><RefID>-1</RefID></UsualGpID>", 1)
