@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mig/adapters"
+	"mig/adapters/terminology"
 	"mig/consent"
 )
 
@@ -70,9 +71,9 @@ type Config struct {
 		MaxElements int   `json:"maxElements"` // elements per extract, default 2,000,000
 	} `json:"limits"`
 
-	Terminology struct {
-		MapFiles []string `json:"mapFiles"` // TRUD Read v2 / CTV3 -> SNOMED CT map files
-	} `json:"terminology"`
+	// Terminology: Read v2 / CTV3 -> SNOMED CT maps, rubrics, a SNOMED CT
+	// release (RF2) and dm+d names (README.md, "Terminology").
+	Terminology terminology.Config `json:"terminology"`
 
 	FetchTimeout Duration `json:"fetchTimeout"` // one fetch + parse, default 10s
 

@@ -175,12 +175,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if cfg.Demographics.Source == "pds" {
 		reader.Demographics = source.NewPDS(cfg.Demographics.PDSBase, nil)
 	}
-	if len(cfg.Terminology.MapFiles) > 0 {
-		tm, err := terminology.Load(cfg.Terminology.MapFiles...)
+	if !cfg.Terminology.IsZero() {
+		tm, err := terminology.Open(cfg.Terminology)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("terminology maps: %v", err)
+			return fmt.Errorf("terminology: %v", err)
 		}
+		if tm.Release != nil {
+			reader.Options.Classifier.Hierarchy = tm // SNOMED-only codes by sub-hierarchy
+		}
+		tm.Classifier = reader.Options.Classifier // Fill reclassifies what resolves late
 		reader.Translator = tm
 	}
 
