@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"sync"
 	"testing"
@@ -149,8 +150,35 @@ func heapInUse() uint64 {
 	return m.HeapAlloc
 }
 
+// samplePeak samples the live heap every 5 ms until stop is called; *peak
+// is the most seen.
+func samplePeak() (stop func(), peak *uint64) {
+	peak = new(uint64)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > *peak {
+				*peak = v
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-finished }, peak
+}
+
 // BenchmarkLoadRelease loads the synthetic release and reports the heap the
-// loaded Release keeps (retained-MB), what loading allocated in all
+// loaded Release keeps (retained-MB), the most heap in use while loading
+// (peak-MB, above what was in use before), what loading allocated in all
 // (alloc-MB), and the closure's size.
 func BenchmarkLoadRelease(b *testing.B) {
 	files := synthetic(b)
@@ -159,12 +187,14 @@ func BenchmarkLoadRelease(b *testing.B) {
 		before := heapInUse()
 		var ms0 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
+		stop, peak := samplePeak()
 		start := time.Now()
 		r, err := LoadRelease(files)
 		if err != nil {
 			b.Fatal(err)
 		}
 		took := time.Since(start)
+		stop()
 		var ms1 runtime.MemStats
 		runtime.ReadMemStats(&ms1)
 		after := heapInUse()
@@ -173,6 +203,7 @@ func BenchmarkLoadRelease(b *testing.B) {
 		b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/(1<<20), "alloc-MB")
 		b.ReportMetric(float64(r.AncestorPairs())/float64(c), "ancestors/concept")
 		b.ReportMetric(took.Seconds(), "load-s")
+		b.ReportMetric(float64(*peak-before)/(1<<20), "peak-MB")
 		b.Logf("%d concepts, %d descriptions, %d ancestor pairs", c, d, r.AncestorPairs())
 		runtime.KeepAlive(r)
 	}
