@@ -26,7 +26,6 @@ import (
 	"mig/adapters/record"
 	"mig/adapters/source"
 	"mig/adapters/source/gpsim"
-	"mig/adapters/terminology"
 	"mig/audit"
 	auditbolt "mig/audit/bolt"
 	"mig/consent"
@@ -161,12 +160,18 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			ev.Str("practice", practice).Int("patients", n).Dur("took", took).Msg("patient index refreshed")
 		},
 	})
+	cl, translator, err := ParsePipeline(cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	reader := &adapters.Reader{
 		Practices:    m.practices,
 		Locator:      loc,
 		FetchTimeout: time.Duration(cfg.FetchTimeout),
+		Translator:   translator,
 		Options: record.ParseOptions{
-			Classifier: classifier(cfg),
+			Classifier: cl,
 		},
 	}
 	reader.Options.Limits.MaxBytes = cfg.Limits.MaxBytes
@@ -174,18 +179,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	reader.Options.Limits.MaxElements = cfg.Limits.MaxElements
 	if cfg.Demographics.Source == "pds" {
 		reader.Demographics = source.NewPDS(cfg.Demographics.PDSBase, nil)
-	}
-	if !cfg.Terminology.IsZero() {
-		tm, err := terminology.Open(cfg.Terminology)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("terminology: %v", err)
-		}
-		if tm.Release != nil {
-			reader.Options.Classifier.Hierarchy = tm // SNOMED-only codes by sub-hierarchy
-		}
-		tm.Classifier = reader.Options.Classifier // Fill reclassifies what resolves late
-		reader.Translator = tm
 	}
 
 	// Identity.
