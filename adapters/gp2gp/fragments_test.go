@@ -293,8 +293,24 @@ type accountResult struct {
 func account(t *testing.T, doc []byte, p *parser, r *record.Record) accountResult {
 	t.Helper()
 	want := codedStatements(readTree(t, doc))
-	if r.Stats.Read != len(want) {
-		t.Errorf("Stats.Read = %d, the input has %d coded statements", r.Stats.Read, len(want))
+	// Every item read (Stats.Read, and the consultations no statement
+	// counts) is an entry, withheld or a duplicate: what migctl map
+	// --report accounts for.
+	if got := len(r.Entries) + r.Stats.Withheld + r.Stats.Duplicate; got != r.Stats.Read+p.encUnits {
+		t.Errorf("%d items read (%d + %d consultations), %d accounted for (%d entries, %+v)",
+			r.Stats.Read+p.encUnits, r.Stats.Read, p.encUnits, got, len(r.Entries), r.Stats)
+	}
+	// Each coded statement makes an item, or is part of one (merged):
+	// there are as many items as coded statements not merged, give or take
+	// an item made only of uncoded statements.
+	merged := 0
+	for _, k := range want {
+		if p.merged[k] != "" {
+			merged++
+		}
+	}
+	if r.Stats.Read < len(want)-merged {
+		t.Errorf("Stats.Read %d: fewer items than the %d coded statements not merged into another", r.Stats.Read, len(want)-merged)
 	}
 	byID := map[string]*record.Entry{}
 	for i := range r.Entries {

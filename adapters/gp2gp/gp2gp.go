@@ -7,14 +7,17 @@
 // Free text (NarrativeStatement, text, originalText, pertinentAnnotation,
 // local-code terms) is never read into the record; the one exception is a
 // prescription's dosage instruction and quantity text (record.DosageText).
-// Items marked confidential (UK07 confidentialityCode NOPAT) are left out,
-// with what links to them (the contents of a confidential consultation, the
-// issues of a confidential authorisation, both halves of a blood pressure
-// reading, a problem naming a confidential statement), and Record.Withhold
-// is told of each. Every coded statement read is counted (Stats.Read) and
-// ends as an entry (a KindNone one says by NotShown why it is not shown),
-// merged into another entry, withheld, or a duplicate; Record.Finish runs
-// last.
+// Items marked confidential (UK07 confidentialityCode NOPAT) are read like
+// any other and then left out, with what links to them (the contents of a
+// confidential consultation, the issues of a confidential authorisation,
+// both halves of a blood pressure reading, a problem naming a confidential
+// statement); Record.Withhold is told of each item left out. Every coded
+// statement ends in one item (an entry of its own, or merged into another's:
+// a blood pressure half, an allergy compound and its observation, the
+// condition a problem names); Stats.Read counts those items (a consultation
+// is an item no statement counts), and each is an entry (a KindNone one
+// says by NotShown why it is not shown), withheld, or a duplicate.
+// Record.Finish runs last.
 //
 // Rules for the shapes real GP systems send (issue 11):
 //   - Units: every unit goes through Quantity.SetUnit. unit="1" (unity)
@@ -92,10 +95,12 @@ type parser struct {
 	// key); entries by their index in rec.Entries, whose src says which
 	// element each was read from.
 	src          []key               // per entry: the element it was read from
-	gone         map[int]bool        // entries merged into another or withheld
+	gone         map[int]bool        // entries merged into another (away) or withheld (hidden)
+	away         map[int]bool        // entries merged into another: no item of their own
+	hidden       map[int]bool        // entries withheld as confidential: Record.Withhold is told
 	withheld     map[key]bool        // statements left out as confidential
-	toWithhold   []key               // of those, what Record.Withhold is told, in order
 	merged       map[key]string      // statement -> id of the entry that holds it
+	encUnits     int                 // consultations made (shown or withheld): items no statement counts
 	medStatement map[string][]int    // MedicationStatement id -> its entries
 	absorbable   map[int]bool        // entries a problem may absorb (plain coded statements)
 	requests     map[int]bool        // entries read from RequestStatements
@@ -117,6 +122,8 @@ func newParser(opt record.ParseOptions) *parser {
 		rec:          record.Record{Format: Format},
 		agents:       map[string]record.Person{},
 		gone:         map[int]bool{},
+		away:         map[int]bool{},
+		hidden:       map[int]bool{},
 		withheld:     map[key]bool{},
 		merged:       map[key]string{},
 		medStatement: map[string][]int{},

@@ -15,6 +15,12 @@ import (
 // told what was left out.
 func (p *parser) resolve() {
 	ents := p.rec.Entries
+	all := make(map[string]int, len(ents)) // any entry by id, withheld ones too
+	for i := range ents {
+		if _, dup := all[ents[i].ID]; !dup && !p.away[i] && ents[i].ID != "" {
+			all[ents[i].ID] = i
+		}
+	}
 	// Statement references (LinkSet statementRef, namedStatementRef) carry
 	// an id only, not the element type: they are resolved over the
 	// statements' entries (never a consultation), then over what was
@@ -74,8 +80,13 @@ func (p *parser) resolve() {
 			pe.Kind, pe.NotShown, pe.Problem = record.KindNone, r, nil
 		}
 		if pp.named != "" && (withheldRef(pp.named) || withheldRef(target(pp.named))) {
-			// The condition itself is confidential: its problem would show it.
-			p.withholdEntry(pi)
+			// The condition itself is confidential: its problem would show
+			// it. A condition the problem would have absorbed goes with it
+			// as one item, as it would have been shown.
+			p.hide(pi)
+			if ni, ok := all[pp.named]; ok && p.hidden[ni] && p.absorbable[ni] && !ents[ni].Planned && p.src[ni].typ != "ehrComposition" {
+				p.mergeAway(ni, pe.ID)
+			}
 			withheldIDs[pe.ID] = true
 			delete(index, pe.ID)
 			continue
@@ -110,8 +121,7 @@ func (p *parser) resolve() {
 			notShown(record.RuleUnclassifiable)
 		}
 		if p.absorbable[ni] && !ne.Planned {
-			p.gone[ni] = true
-			p.merged[p.src[ni]] = pe.ID
+			p.mergeAway(ni, pe.ID)
 			alias[ne.ID] = pe.ID
 			delete(index, ne.ID)
 			index[pe.ID] = pi
@@ -142,7 +152,7 @@ func (p *parser) resolve() {
 		}
 		a := key{"ehrSupplyAuthorise", e.Medication.Authorisation}
 		if p.withheld[a] {
-			p.withholdEntry(i) // an issue of a withheld authorisation is withheld
+			p.hide(i) // an issue of a withheld authorisation is withheld
 			continue
 		}
 		if ai, ok := byKey[a]; ok && !p.gone[ai] && ents[ai].Kind == record.KindMedicationAuthorisation {
@@ -196,9 +206,43 @@ func (p *parser) resolve() {
 			e.Encounter = ""
 		}
 	}
+	// A statement merged into a withheld item is withheld with it.
+	for k, to := range p.merged {
+		if i, ok := all[to]; ok && !kept[to] && p.hidden[i] {
+			p.withheld[k] = true
+		}
+	}
 	sameActs(keep, keepSrc)
+	p.count(ents)
 	p.rec.Entries = keep
-	p.tellWithheld(keep, keepSrc)
+	p.tellWithheld(ents, keep, keepSrc)
+}
+
+// count sets Stats.Read: one for each item the coded statements made, an
+// item being an entry (shown, or kept as not shown) or a withheld one; a
+// statement merged into another's entry (a blood pressure half, an allergy
+// compound and its observation, the condition a problem names) is part of
+// that one item. Consultations are items no statement counts (encUnits):
+// with them, every item read is an entry, withheld, or (after Finish) a
+// duplicate.
+func (p *parser) count(ents []record.Entry) {
+	for i := range ents {
+		if p.away[i] || ents[i].ID == "" || !p.hidden[i] && p.gone[i] || !isItem(&ents[i]) {
+			continue
+		}
+		if p.src[i].typ == "ehrComposition" {
+			p.encUnits++
+		} else {
+			p.rec.Stats.Read++
+		}
+	}
+}
+
+// isItem reports whether an entry is one resolve keeps (or would have,
+// had it not been withheld): one with a code, a consultation, a reading.
+func isItem(e *record.Entry) bool {
+	return !e.Code.IsZero() || e.Kind == record.KindEncounter || e.Kind == record.KindBloodPressure ||
+		e.Kind == record.KindProblem // a withheld problem: its code was never resolved
 }
 
 // linkSetCode is a LinkSet's own code (active, inactive, unspecified
@@ -240,8 +284,8 @@ func filedApart(a, b record.Entry) bool {
 // across types) is told without its id, so that Record.Finish, which links
 // by id alone, does not withhold that other entry: the links the id stood
 // for were followed here, by type.
-func (p *parser) tellWithheld(ents []record.Entry, src []key) {
-	if len(p.toWithhold) == 0 {
+func (p *parser) tellWithheld(all, ents []record.Entry, src []key) {
+	if len(p.hidden) == 0 {
 		return
 	}
 	// What a withheld id could be mistaken for, by Finish: a kept entry's
@@ -261,18 +305,17 @@ func (p *parser) tellWithheld(ents []record.Entry, src []key) {
 			auths[e.Medication.Authorisation] = true
 		}
 	}
-	told := map[key]bool{}
-	for _, k := range p.toWithhold {
-		if told[k] {
+	for i := range all {
+		if !p.hidden[i] || p.away[i] || all[i].ID == "" || !isItem(&all[i]) {
 			continue
 		}
-		told[k] = true
+		k := key{p.src[i].typ, all[i].ID}
 		types := idTypes[k.id]
 		clash := len(types) > 1 || len(types) == 1 && !types[k.typ] ||
 			encounters[k.id] && k.typ != "ehrComposition" ||
 			parents[k.id] && k.typ != "CompoundStatement" ||
 			auths[k.id] && k.typ != "ehrSupplyAuthorise"
-		if clash || k.id == "" {
+		if clash {
 			p.rec.Withhold("")
 		} else {
 			p.rec.Withhold(k.id)

@@ -22,9 +22,6 @@ type compCtx struct {
 	author *record.Person
 	org    string
 	loose  []int // indexes of blood pressure parts not inside a BP compound
-	// withheldBP are the times of loose blood pressure halves left out as
-	// confidential: the other half recorded at the same time goes too.
-	withheldBP []record.Date
 	// noid holds the ids made for statements that carry none (see idOf).
 	noid map[*xmltok.Node]string
 }
@@ -63,80 +60,44 @@ var statementNames = map[string]bool{
 	"ExternalDocument": true,
 }
 
-// counted reports whether a statement is a coded clinical statement, the
-// unit Record.Stats.Read counts (drugCoded: for a supply act, whether its
-// MedicationStatement's drug carries a code):
-//   - ObservationStatement, PlanStatement, RequestStatement and LinkSet
-//     with a national or local code;
-//   - CompoundStatement of class BATTERY or CLUSTER with such a code (a
-//     battery, report, test group or template), and the GP2GP allergy
-//     structure (a compound coded with an allergy heading, 14L../SN53.);
-//   - ehrSupplyAuthorise and ehrSupplyPrescribe whose drug is coded.
-//
-// Each one read ends as an entry (shown, or KindNone with its NotShown
-// rule), merged into another entry (a blood pressure half, an allergy
-// compound and its observation, the statement a problem names), withheld,
-// or a duplicate of an act already read.
-func counted(n *xmltok.Node, drugCoded bool) bool {
-	switch n.Local {
-	case "ObservationStatement", "PlanStatement", "RequestStatement", "LinkSet":
-		return coded(n.Child("code"))
-	case "CompoundStatement":
-		if !coded(n.Child("code")) {
-			return false
-		}
-		cl := n.Attr("classCode")
-		return cl == "BATTERY" || cl == "CLUSTER" || allergyCompound(n, concept(n.Child("code")))
-	case "ehrSupplyAuthorise", "ehrSupplyPrescribe":
-		return drugCoded
-	}
-	return false
-}
-
 // drugCode reads a MedicationStatement's drug.
 func drugCode(n *xmltok.Node) *xmltok.Node {
 	return n.Find("consumable", "manufacturedProduct", "manufacturedMaterial", "code")
 }
 
-// read counts one coded statement read.
-func (p *parser) read() { p.rec.Stats.Read++ }
-
-// withhold leaves n and everything inside it out of the record: each
-// statement in it is marked withheld (by type and id); each coded one is
-// counted as read and withheld; the composition itself, when n is one, is
-// withheld too (its consultation would have been shown). Free text alone
-// (a NarrativeStatement) withheld is never shown anyway: it is marked, but
-// does not make the record say something was withheld.
-func (p *parser) withhold(n *xmltok.Node, c *compCtx) {
-	var walk func(m *xmltok.Node, drugCoded bool)
-	walk = func(m *xmltok.Node, drugCoded bool) {
+// markWithheld marks n and every statement inside it withheld (by type and
+// id), so that what refers to them (a problem naming one, an issue of an
+// authorisation) follows. The entries made from them are hidden by hide.
+func (p *parser) markWithheld(n *xmltok.Node, c *compCtx) {
+	n.Walk(func(m *xmltok.Node) bool {
 		if statementNames[m.Local] {
-			k := key{m.Local, p.idOf(m, c)}
-			p.withheld[k] = true
-			if m.Local == "ehrComposition" || counted(m, drugCoded) {
-				if m.Local != "ehrComposition" {
-					p.read()
-				}
-				p.toWithhold = append(p.toWithhold, k)
-			}
+			p.withheld[key{m.Local, p.idOf(m, c)}] = true
 		}
-		if m.Local == "MedicationStatement" {
-			drugCoded = coded(drugCode(m))
-		}
-		for _, ch := range m.Children {
-			walk(ch, drugCoded)
-		}
-	}
-	walk(n, false)
+		return true
+	})
 }
 
-// withholdEntry leaves out an entry already made (a blood pressure half
-// whose pair is confidential, an issue of a withheld authorisation).
-func (p *parser) withholdEntry(i int) {
-	k := p.src[i]
-	p.withheld[k] = true
-	p.toWithhold = append(p.toWithhold, k)
-	p.gone[i] = true
+// hide withholds the entry at i: it stays out of the record and Record.
+// Withhold is told of it (tellWithheld).
+func (p *parser) hide(i int) {
+	p.hidden[i], p.gone[i] = true, true
+	p.withheld[p.src[i]] = true
+}
+
+// hideFrom hides every entry made since mark.
+func (p *parser) hideFrom(mark int) {
+	for i := mark; i < len(p.rec.Entries); i++ {
+		p.hide(i)
+	}
+}
+
+// mergeAway records that the entry at i was merged into the entry with id
+// into (a blood pressure half into its pair, a condition into the problem
+// that names it): it is no item of its own.
+func (p *parser) mergeAway(i int, into string) {
+	p.merged[p.src[i]] = into
+	p.gone[i], p.away[i] = true, true
+	delete(p.hidden, i)
 }
 
 // idOf returns a statement's id. A statement without one (the schema
@@ -173,9 +134,14 @@ func assignNoIDs(n *xmltok.Node, compID string) map[*xmltok.Node]string {
 func (p *parser) composition(n *xmltok.Node) {
 	c := &compCtx{id: idRoot(n), org: p.rec.Patient.PracticeODS}
 	c.noid = assignNoIDs(n, c.id)
+	// A confidential consultation is read like any other, then everything
+	// made from it is withheld: what it would have shown, item by item.
+	mark := len(p.rec.Entries)
 	if confidential(n) {
-		p.withhold(n, c)
-		return
+		defer func() {
+			p.hideFrom(mark)
+			p.markWithheld(n, c)
+		}()
 	}
 	if id := n.Find("location", "locatedEntity", "locatedPlace", "id"); id != nil {
 		if ods := odsCode(id.Attr("extension")); ods != "" {
@@ -337,16 +303,20 @@ func (p *parser) statement(n *xmltok.Node, c *compCtx, sc scope) []string {
 		return nil // unknown elements are skipped
 	}
 	if confidential(n) {
-		if n.Local == "ObservationStatement" && record.BloodPressurePart(concept(n.Child("code"))) != "" {
-			d, _ := interval(n.Child("effectiveTime"))
-			if d.IsZero() {
-				d = tsAttr(n.Child("availabilityTime"))
-			}
-			c.withheldBP = append(c.withheldBP, d)
-		}
-		p.withhold(n, c)
+		// Read as usual, then withheld: its entries (and, through links
+		// resolved later, what refers to them) are left out; a battery
+		// does not list it among its members.
+		mark := len(p.rec.Entries)
+		p.statementBody(n, c, sc)
+		p.hideFrom(mark)
+		p.markWithheld(n, c)
 		return nil
 	}
+	return p.statementBody(n, c, sc)
+}
+
+// statementBody maps a statement by its element type.
+func (p *parser) statementBody(n *xmltok.Node, c *compCtx, sc scope) []string {
 	switch n.Local {
 	case "ObservationStatement":
 		if i := p.observation(n, c, sc); i >= 0 {
@@ -361,7 +331,6 @@ func (p *parser) statement(n *xmltok.Node, c *compCtx, sc scope) []string {
 		if code.IsZero() {
 			return nil
 		}
-		p.read()
 		e := p.newEntry(n, c)
 		e.Code = code
 		// A plan is never something that happened: Planned says so, and
@@ -384,7 +353,6 @@ func (p *parser) statement(n *xmltok.Node, c *compCtx, sc scope) []string {
 		if code.IsZero() {
 			return nil
 		}
-		p.read()
 		e := p.newEntry(n, c)
 		e.Code = code
 		e.Kind = record.KindReferral
@@ -464,7 +432,6 @@ func (p *parser) observation(n *xmltok.Node, c *compCtx, sc scope) int {
 	if code.IsZero() {
 		return -1
 	}
-	p.read()
 	e := p.newEntry(n, c)
 	e.Code = code
 	e.Value = value(n.Child("value"))
@@ -582,13 +549,15 @@ func (p *parser) pairLoose(c *compCtx) {
 			s.Diastolic, s.DiastolicCode, s.DiastolicRange = d.Diastolic, d.DiastolicCode, d.DiastolicRange
 			s.Code = record.Concept{}
 			used[si], used[di] = true, true
-			p.merged[p.src[di]] = s.ID
-			p.gone[di] = true
+			if p.hidden[di] {
+				p.hide(si) // a confidential half withholds the pair
+			}
+			p.mergeAway(di, s.ID)
 			break
 		}
 	}
 	for _, i := range c.loose {
-		if used[i] || p.gone[i] {
+		if used[i] || p.gone[i] && !p.hidden[i] {
 			continue
 		}
 		if e := &p.rec.Entries[i]; e.Systolic == nil && e.Diastolic == nil {
@@ -597,12 +566,6 @@ func (p *parser) pairLoose(c *compCtx) {
 			e.Code = firstNonZero(e.SystolicCode, e.DiastolicCode)
 			e.SystolicCode, e.DiastolicCode, e.SystolicRange, e.DiastolicRange = record.Concept{}, record.Concept{}, nil, nil
 			p.absorbable[i] = true
-		}
-		for _, w := range c.withheldBP {
-			if p.rec.Entries[i].Effective == w {
-				p.withholdEntry(i)
-				break
-			}
 		}
 	}
 }
@@ -665,7 +628,6 @@ func (p *parser) compound(n *xmltok.Node, c *compCtx, sc scope) []string {
 	case national && record.BloodPressurePart(code) == "bp" || (class == "BATTERY" || class == "CLUSTER") && hasBPParts(n):
 		return p.bloodPressure(n, c, code, sc)
 	case cluster:
-		p.read()
 		e := p.newEntry(n, c)
 		e.Code = code
 		e.Parent = sc.parent
@@ -744,16 +706,7 @@ func hasBPParts(n *xmltok.Node) bool {
 // it are read as usual. A confidential half withholds the whole reading:
 // showing the other half alone would show part of a withheld reading.
 func (p *parser) bloodPressure(n *xmltok.Node, c *compCtx, code record.Concept, sc scope) []string {
-	for _, s := range children(n) {
-		if s.Local == "ObservationStatement" && confidential(s) &&
-			record.BloodPressurePart(concept(s.Child("code"))) != "" {
-			p.withhold(n, c)
-			return nil
-		}
-	}
-	if counted(n, false) {
-		p.read()
-	}
+	secret := false
 	e := p.newEntry(n, c)
 	e.Kind = record.KindBloodPressure
 	e.Code = code
@@ -765,7 +718,7 @@ func (p *parser) bloodPressure(n *xmltok.Node, c *compCtx, code record.Concept, 
 	ids := []string{e.ID}
 	var rest []*xmltok.Node
 	for _, s := range children(n) {
-		if s.Local != "ObservationStatement" || confidential(s) {
+		if s.Local != "ObservationStatement" {
 			rest = append(rest, s)
 			continue
 		}
@@ -781,8 +734,11 @@ func (p *parser) bloodPressure(n *xmltok.Node, c *compCtx, code record.Concept, 
 			rest = append(rest, s)
 			continue
 		}
-		p.read()
 		p.merged[key{s.Local, p.idOf(s, c)}] = e.ID
+		if confidential(s) {
+			secret = true
+			p.markWithheld(s, c)
+		}
 		if e.Interpretation.IsZero() {
 			e.Interpretation = interpretation(s.Child("interpretationCode"))
 		}
@@ -800,7 +756,10 @@ func (p *parser) bloodPressure(n *xmltok.Node, c *compCtx, code record.Concept, 
 		}
 	}
 	if !e.Code.IsZero() || e.Kind == record.KindBloodPressure {
-		p.add(e, self)
+		i := p.add(e, self)
+		if secret {
+			p.hide(i)
+		}
 	}
 	for _, s := range rest {
 		ids = append(ids, p.statement(s, c, sc)...)
@@ -833,13 +792,6 @@ func (p *parser) allergy(n *xmltok.Node, c *compCtx, code record.Concept) string
 		}
 		rest = append(rest, s)
 	}
-	if inner != nil && confidential(inner) {
-		p.withhold(n, c)
-		return ""
-	}
-	if counted(n, false) {
-		p.read() // the compound
-	}
 	src := n
 	if inner != nil {
 		src = inner
@@ -851,9 +803,6 @@ func (p *parser) allergy(n *xmltok.Node, c *compCtx, code record.Concept) string
 		p.merged[compound] = e.ID
 		if c, national := statementCode(inner.Child("code")); national {
 			e.Code = c
-		}
-		if coded(inner.Child("code")) {
-			p.read()
 		}
 	}
 	if e.Code.IsZero() {
@@ -886,9 +835,18 @@ func (p *parser) allergy(n *xmltok.Node, c *compCtx, code record.Concept) string
 	if !e.End.IsZero() {
 		e.Status = record.StatusResolved
 	}
-	p.add(e, self)
+	i := p.add(e, self)
+	if inner != nil && confidential(inner) {
+		// The observation that records the allergy is confidential: the
+		// allergy is.
+		p.hide(i)
+		p.markWithheld(n, c)
+	}
 	for _, s := range rest {
 		p.statement(s, c, scope{})
+	}
+	if p.hidden[i] {
+		return ""
 	}
 	return e.ID
 }
@@ -927,16 +885,15 @@ func (p *parser) medication(n *xmltok.Node, c *compCtx) {
 	base := p.newEntry(n, c)
 	for _, comp := range n.All("component") {
 		for _, s := range comp.Children {
-			if confidential(s) {
-				p.withholdDrug(s, c, !drug.IsZero())
-				continue
+			secret := confidential(s)
+			if secret {
+				p.markWithheld(s, c)
 			}
 			switch s.Local {
 			case "ehrSupplyAuthorise", "ehrSupplyPrescribe":
 				if drug.IsZero() {
 					continue // no drug code: nothing coded to show or count
 				}
-				p.read()
 				e := p.newEntry(s, c)
 				if e.Author == nil || e.Author == c.author {
 					e.Author = base.Author
@@ -977,7 +934,13 @@ func (p *parser) medication(n *xmltok.Node, c *compCtx) {
 				}
 				i := p.add(e, key{s.Local, e.ID})
 				p.medStatement[stmtID] = append(p.medStatement[stmtID], i)
+				if secret {
+					p.hide(i)
+				}
 			case "ehrSupplyDiscontinue":
+				if secret {
+					continue // a confidential discontinuation is not applied
+				}
 				when := tsAttr(s.Child("availabilityTime"))
 				for _, rv := range s.All("reversalOf") {
 					if ref := rv.Child("priorMedicationRef"); ref != nil {
@@ -988,16 +951,6 @@ func (p *parser) medication(n *xmltok.Node, c *compCtx) {
 				}
 			}
 		}
-	}
-}
-
-// withholdDrug withholds a confidential supply act (its drug coded or not).
-func (p *parser) withholdDrug(s *xmltok.Node, c *compCtx, drugCoded bool) {
-	k := key{s.Local, p.idOf(s, c)}
-	p.withheld[k] = true
-	if counted(s, drugCoded) {
-		p.read()
-		p.toWithhold = append(p.toWithhold, k)
 	}
 }
 
@@ -1037,7 +990,6 @@ func supplyQuantity(n *xmltok.Node) (record.DosageText, *record.Quantity) {
 func (p *parser) linkSet(n *xmltok.Node, c *compCtx) {
 	lc := n.Child("code")
 	if coded(lc) {
-		p.read()
 	}
 	e := p.newEntry(n, c)
 	e.Kind = record.KindProblem
