@@ -18,6 +18,9 @@ const (
 	ENOTACCEPTABLE = "not_acceptable" // 406: XML or another format asked for
 	ECONFLICT      = "conflict"       // 409: e.g. two practices claim one NHS number
 	ETOOLARGE      = "too_large"      // 413: document or body over the limit
+	EUNSUPPORTED   = "unsupported"    // 415: a body in a media type the endpoint does not take
+	EURITOOLONG    = "uri_too_long"   // 414: request line over the limit
+	EHEADERS       = "headers_large"  // 431: request header fields over the limit
 	EUNAVAILABLE   = "unavailable"    // 503: GP system down, audit store failing
 	ETIMEOUT       = "timeout"        // 504: GP system too slow
 	EINTERNAL      = "internal"       // 500
