@@ -5,10 +5,11 @@ GO      ?= go
 BIN     := bin
 ADDR    ?= 127.0.0.1:8080
 GPSIM   ?= 127.0.0.1:8091
+VIEWER  ?= 127.0.0.1:8082
 DATA    ?= var/dev
 FUZZTIME ?= 30s
 
-.PHONY: all build run test test-short bench fuzz lint clean
+.PHONY: all build run test test-short bench fuzz lint clean viewer-deps
 
 all: build
 
@@ -16,23 +17,39 @@ build:
 	$(GO) build -o $(BIN)/migd ./cmd/migd
 	$(GO) build -o $(BIN)/migctl ./cmd/migctl
 	$(GO) build -o $(BIN)/gpsim ./cmd/gpsim
+	$(GO) build -o $(BIN)/srv ./cmd/srv
 
-# Starts the GP-system simulator (EMIS practice A99902 over HTTP) and the
-# gateway in development mode: embedded bbolt under $(DATA), synthetic
-# practices from testdata/, a loopback development identity provider.
-# Ctrl-C stops both. Stop gpsim alone (its pid is printed) to see a practice
+# The Shared Record Viewer's npm packages (NHS.UK frontend, and for the
+# browser tests playwright-core and axe-core), installed into
+# viewer/node_modules from the lock file, never committed. The viewer serves
+# NHS.UK frontend from there at run time, so go build needs none of it.
+viewer-deps: viewer/node_modules/.installed
+
+viewer/node_modules/.installed: viewer/package.json viewer/package-lock.json
+	cd viewer && npm ci --no-audit --no-fund
+	@touch $@
+
+# Starts the GP-system simulator (EMIS practice A99902 over HTTP), the
+# gateway in development mode (embedded bbolt under $(DATA), synthetic
+# practices from testdata/, a loopback development identity provider) and
+# the Shared Record Viewer beside it (its EHR simulator at /ehr). Ctrl-C
+# stops all three. Stop gpsim alone (its pid is printed) to see a practice
 # outage answered for that practice's patients only.
-run: build
+run: build viewer-deps
 	@mkdir -p $(DATA)
-	@$(BIN)/gpsim -addr $(GPSIM) -dir testdata/A99902 -notifications $(DATA)/gpsim-notifications.ndjson >$(DATA)/gpsim.log 2>&1 & \
-	  echo "gpsim (EMIS practice A99902 over HTTP) on http://$(GPSIM), pid $$!"; \
-	  trap "kill $$! 2>/dev/null" EXIT INT TERM; \
-	  $(BIN)/migd -dev -addr $(ADDR) -data $(DATA) -dev-gpsim http://$(GPSIM)
+	@$(BIN)/gpsim -addr $(GPSIM) -dir testdata/A99902 -notifications $(DATA)/gpsim-notifications.ndjson >$(DATA)/gpsim.log 2>&1 & gpsim=$$!; \
+	  echo "gpsim (EMIS practice A99902 over HTTP) on http://$(GPSIM), pid $$gpsim"; \
+	  $(BIN)/migd -dev -addr $(ADDR) -data $(DATA) -dev-gpsim http://$(GPSIM) & migd=$$!; \
+	  trap 'kill $$gpsim $$migd $$srv 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/srv -dev -addr $(VIEWER) -gateway http://$(ADDR) -data $(DATA) 2>>$(DATA)/srv.log & srv=$$!; \
+	  wait $$migd
 
 # Every test, with the race detector; fuzz targets run their seed corpora.
-test:
+# The viewer's browser tests (cmd/srv TestBrowser) run too: they need
+# /usr/bin/chromium (Debian's chromium package) and fail without it.
+test: viewer-deps
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+	MIG_BROWSER_TESTS=1 $(GO) test -race -count=1 ./...
 
 test-short:
 	$(GO) test -count=1 ./...
@@ -52,4 +69,4 @@ lint:
 	$(GO) vet ./...
 
 clean:
-	rm -rf $(BIN) var
+	rm -rf $(BIN) var viewer/test-results
