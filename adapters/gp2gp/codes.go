@@ -125,14 +125,6 @@ func isNational(c record.Concept) bool {
 	return false
 }
 
-// coded reports whether a code element carries a usable code in a national
-// or local (OID) code system: what makes a statement "coded" for
-// Record.Stats.Read.
-func coded(n *xmltok.Node) bool {
-	c, _ := codings(n)
-	return !c.IsZero()
-}
-
 // sameCode reports whether a and b share a coding.
 func sameCode(a, b record.Concept) bool {
 	for _, x := range a.Codings {

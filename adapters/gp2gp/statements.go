@@ -989,8 +989,6 @@ func supplyQuantity(n *xmltok.Node) (record.DosageText, *record.Quantity) {
 // the whole extract is read (the statements it names may come later).
 func (p *parser) linkSet(n *xmltok.Node, c *compCtx) {
 	lc := n.Child("code")
-	if coded(lc) {
-	}
 	e := p.newEntry(n, c)
 	e.Kind = record.KindProblem
 	code := strings.TrimSpace(lc.Attr("code"))
