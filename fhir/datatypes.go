@@ -87,6 +87,9 @@ func codings(rc record.Concept) []*d.Coding {
 		if cd.System == "" || cd.Code == "" {
 			continue
 		}
+		if i > 0 && dupCoding(rc.Codings[:i], cd) {
+			continue // one SNOMED concept reached twice (from the extract and from a description id)
+		}
 		if cd.System == record.SystemSNOMED && record.IsDescriptionID(cd.Code) {
 			continue // a description id in the code slot: never shown as a concept
 		}
@@ -101,6 +104,15 @@ func codings(rc record.Concept) []*d.Coding {
 		out = append(out, c)
 	}
 	return out
+}
+
+func dupCoding(before []record.Coding, cd record.Coding) bool {
+	for _, b := range before {
+		if b.System == cd.System && b.Code == cd.Code {
+			return true
+		}
+	}
+	return false
 }
 
 // concept converts a record concept; nil when it has no coding.

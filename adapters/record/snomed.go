@@ -82,6 +82,12 @@ func snomedKind(code string, h Hierarchy) (Kind, Rule, bool) {
 	if snomedImmunisations[code] {
 		return KindImmunisation, RuleNone, true
 	}
+	if snomedImmunisationsNotGiven[code] {
+		// "not done", "declined", "not available": never shown as given.
+		// Read v2 records these in chapter 9 (e.g. 9OX.. influenza
+		// vaccination declined), an administration rule.
+		return KindNone, RuleAdministration, true
+	}
 	if h == nil {
 		return KindNone, RuleNone, false
 	}

@@ -25,6 +25,7 @@ import (
 	"mig"
 	"mig/adapters"
 	"mig/adapters/record"
+	"mig/cmd/internal/app"
 	"mig/consent"
 	"mig/consent/devidp"
 	"mig/fhir"
@@ -229,6 +230,7 @@ func cmdMap(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	format := fs.String("format", "", "extract format: "+strings.Join(adapters.Formats(), ", "))
 	nhs := fs.String("nhs", "", "fail unless the extract is about this NHS number (as the gateway does)")
 	report := fs.Bool("report", false, "print to standard error what the extract held and what was not shown, and why")
+	config := fs.String("config", "", "migd's configuration file: map with its risk set and terminology, as that gateway would")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -248,9 +250,23 @@ func cmdMap(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer f.Close()
 		in = f
 	}
-	rec, err := adapters.Parse(*format, in, record.ParseOptions{NHSNumber: *nhs})
+	opt := record.ParseOptions{NHSNumber: *nhs}
+	var translator adapters.Translator
+	if *config != "" {
+		cfg, err := app.LoadConfig(*config)
+		if err != nil {
+			return err
+		}
+		if opt.Classifier, translator, err = app.ParsePipeline(&cfg); err != nil {
+			return err
+		}
+	}
+	rec, err := adapters.Parse(*format, in, opt)
 	if err != nil {
 		return err
+	}
+	if translator != nil {
+		translator.Fill(rec)
 	}
 	record.Tag(rec, record.DefaultViewContext(time.Now().UTC()))
 	ids, err := fhir.NewIDs(offlineKey)
