@@ -50,7 +50,7 @@ type page struct {
 	Incomplete bool
 	SortAsc    bool
 	SortLink   string
-	Demo       *resource
+	Demo       *demographics
 
 	// EHR simulator.
 	Patients []simPatient
@@ -339,7 +339,7 @@ func (v *Viewer) showView(c echo.Context) error {
 	p.Banner = patientBanner(b.patient(), v.cfg.Now())
 	p.Emergency = p.Emergency || b.Emergency
 	if view == "demographics" {
-		p.Demo = b.patient()
+		p.Demo = patientDemographics(b.patient())
 	} else {
 		p.Sections = buildSections(view, b, asc)
 	}
@@ -350,7 +350,7 @@ func (v *Viewer) showView(c echo.Context) error {
 		p.Notes = append(p.Notes, msgWithheld+" (for example a confidential item, a sensitive code, or something outside your organisation's agreement).")
 	}
 	if b.notShown() {
-		p.Notes = append(p.Notes, msgNotShown+".")
+		p.Notes = append(p.Notes, msgNotShown+": check with the GP practice.")
 	}
 	p.Incomplete = b.Incomplete
 	return v.render(c, http.StatusOK, "record", p)

@@ -511,3 +511,39 @@ func referrals(b *bundle) section {
 	}
 	return s
 }
+
+// demographics is the Demographics tab: the Patient as the gateway gave it
+// (an address withheld for a sensitive patient is said so).
+type demographics struct {
+	Name, NHS, BirthDate, Sex, Practice string
+	Address                             []string
+}
+
+func patientDemographics(p *resource) *demographics {
+	if p == nil {
+		return nil
+	}
+	d := &demographics{BirthDate: showDate(p.BirthDate), Sex: statusText(p.Gender)}
+	if len(p.Name) > 0 {
+		n := p.Name[0]
+		d.Name = strings.TrimSpace(strings.Join(append(append(append([]string{}, n.Prefix...), n.Given...), n.Family), " "))
+	}
+	for _, id := range p.Identifier {
+		if id.System == "https://fhir.nhs.uk/Id/nhs-number" {
+			d.NHS = formatNHS(id.Value)
+		}
+	}
+	for _, a := range p.Address {
+		for _, l := range append(append([]string{}, a.Line...), a.City, a.District, a.PostalCode) {
+			if l != "" {
+				d.Address = append(d.Address, l)
+			}
+		}
+	}
+	for _, gp := range p.GeneralPractitioner {
+		if gp.Identifier != nil {
+			d.Practice = gp.Identifier.Value
+		}
+	}
+	return d
+}

@@ -140,6 +140,14 @@ test('sign in, find a patient, record consent, every tab', async () => {
   await page.click('.srv-tabs__link:text-is("Summary")');
   assert.match(await page.textContent('#allergies'), /penicillin/i);
   assert.match(await page.textContent('#active-problems'), /Type 2 diabetes mellitus[\s\S]*C10F/);
+  // Printed, the page says who printed it and when the record was read;
+  // the navigation and forms are left out.
+  await page.emulateMedia({ media: 'print' });
+  assert.ok(await page.isVisible('.srv-print-only'));
+  assert.match(await page.textContent('.srv-print-only'), /Printed from the Shared Record Viewer by Dr Amira Khan \(rx-doctor\), Clinical Practitioner Access Role, Demo Emergency Department \(RX999\)\. Page read from the GP record at \d{1,2} \w{3} \d{4} \d{2}:\d{2}/);
+  assert.ok(!(await page.isVisible('.srv-tabs')) && !(await page.isVisible('.srv-signout')));
+  await page.screenshot({ path: path.join(ART, 'print-summary.png'), fullPage: true });
+  await page.emulateMedia({ media: 'screen' });
   // Sorting by date, without JavaScript: a link.
   await page.click('#active-problems th a');
   await page.waitForURL(/sort=asc/);
@@ -176,10 +184,12 @@ test('emergency access: reason required, banner on every page', async () => {
   await check(page, 'emergency-needs-reason');
   await consent(page, 'emergency', 'unconscious');
   await page.waitForSelector('#patient-name');
-  for (const tab of ['Summary', 'Medication', 'Demographics']) {
+  for (const tab of TABS) {
     await page.click(`.srv-tabs__link:text-is("${tab}")`);
-    assert.match(await page.textContent('.srv-emergency'), /Emergency access/);
+    await page.waitForSelector(`#view-heading:text-is("${tab}")`);
+    assert.match(await page.textContent('.srv-emergency'), /Emergency access/, `emergency banner on ${tab}`);
   }
+  assert.match(await page.textContent('#demographics'), /Mrs Ann Tpp[\s\S]*999 000 3009[\s\S]*14 Mar 1950[\s\S]*Female/);
   await check(page, 'emergency-banner');
   await ctx.close();
   // An out-of-hours service's agreement does not permit emergency access.
