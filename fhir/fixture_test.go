@@ -124,7 +124,7 @@ func fixture() *record.Record {
 		Effective: day(2026, 6, 1), Value: &record.Quantity{Value: "3.5", Unit: "10*9/L", Comparator: "<"}})
 	add(record.Entry{ID: "SRC-withheld", Kind: record.KindInvestigation, Code: read("43d5.", "HIV test", "", ""), Parent: "SRC-fbc", Effective: day(2026, 6, 1)})
 	add(record.Entry{ID: "SRC-xray", Kind: record.KindInvestigation, Code: ctv3("535..", "Standard chest X-ray"), Effective: day(2023, 3, 3), Author: localAuthor})
-	add(record.Entry{ID: "SRC-ref", Kind: record.KindReferral, Status: record.StatusActive, Code: read("8H4E.", "Referral to diabetologist", "183504008", "Referral to diabetologist"),
+	add(record.Entry{ID: "SRC-ref", Kind: record.KindReferral, Status: record.StatusActive, Code: read("8H4E.", "Referral to diabetologist", "183530004", "Referral to diabetologist"),
 		Effective: day(2026, 9, 15), Encounter: "SRC-cons",
 		Referral: &record.ReferralInfo{Priority: "routine", Recipient: "RX999", Specialty: read("", "", "", "")}})
 	add(record.Entry{ID: "SRC-ref-done", Kind: record.KindReferral, Status: record.StatusCompleted, Code: read("8H77.", "Refer to orthopaedic surgeon", "", ""),
@@ -133,7 +133,7 @@ func fixture() *record.Record {
 	add(record.Entry{ID: "SRC-imm", Kind: record.KindImmunisation, Code: read("65E..", "Influenza vaccination", "86198006", "Influenza vaccination"), Effective: day(2026, 10, 5), Recorded: day(2026, 10, 5)})
 	add(record.Entry{ID: "SRC-imm-nodate", Kind: record.KindImmunisation, Code: read("65F1.", "Tetanus vaccination", "", "")})
 	add(record.Entry{ID: "SRC-proc", Kind: record.KindProcedure, Code: read("7611.", "Appendicectomy", "80146002", "Appendicectomy"), Effective: day(2010, 7, 20)})
-	add(record.Entry{ID: "SRC-risk", Kind: record.KindRisk, Status: record.StatusActive, Code: read("8CM1.", "On gold standards palliative care framework", "1099321000000105", "On gold standards palliative care framework"),
+	add(record.Entry{ID: "SRC-risk", Kind: record.KindRisk, Status: record.StatusActive, Code: read("8CM1.", "On gold standards palliative care framework", "414937009", "On gold standards palliative care framework"),
 		Effective: day(2026, 6, 1), Author: author})
 	add(record.Entry{ID: "SRC-risk-old", Kind: record.KindRisk, Status: record.StatusInactive, Code: read("1JL..", "Violent patient", "", ""), Effective: day(2010, 1, 1), End: day(2012, 1, 1)})
 	add(record.Entry{ID: "SRC-dx", Kind: record.KindDiagnosis, Code: read("H06z0", "Chest infection NOS", "", ""), Effective: day(2026, 9, 15), Encounter: "SRC-cons"})

@@ -221,10 +221,10 @@ func TestStory(t *testing.T) {
 		{"I2-MET-2", record.KindMedicationIssue, "325278007", record.StatusCompleted, day(2026, 11, 1)},
 		{"I2-AMOX-1", record.KindMedicationIssue, "323509004", record.StatusCompleted, day(2025, 3, 1)},
 		{"E2-HBA1C", record.KindInvestigation, "999791000000106", record.StatusUnknown, day(2026, 9, 15)},
-		{"R2-DIABETOLOGY", record.KindReferral, "183504008", record.StatusUnknown, day(2026, 9, 15)},
+		{"R2-DIABETOLOGY", record.KindReferral, "183530004", record.StatusUnknown, day(2026, 9, 15)},
 		{"E2-FLU", record.KindImmunisation, "86198006", record.StatusUnknown, day(2026, 10, 5)},
 		{"E2-APPENDIX", record.KindProcedure, "80146002", record.StatusUnknown, day(2010, 7, 20)},
-		{"E2-PALLIATIVE", record.KindRisk, "1099321000000105", record.StatusUnknown, day(2026, 6, 1)},
+		{"E2-PALLIATIVE", record.KindRisk, "414937009", record.StatusUnknown, day(2026, 6, 1)},
 	}
 	for _, c := range cases {
 		e := find(t, r, c.id)

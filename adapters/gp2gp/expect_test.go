@@ -322,7 +322,8 @@ func TestDuplicates(t *testing.T) {
 	// The same allergy filed in two consultations: one act, one entry.
 	allergy := `<CompoundStatement classCode="CATEGORY" moodCode="EVN"><id root="AL-1"/><code code="14L..00" codeSystem="2.16.840.1.113883.2.1.6.2" displayName="H/O: drug allergy"/><effectiveTime><center value="20200101"/></effectiveTime><availabilityTime value="20200101"/><component><ObservationStatement classCode="OBS" moodCode="EVN"><id root="AL-1"/><code code="14L2.00" codeSystem="2.16.840.1.113883.2.1.6.2" displayName="H/O: penicillin allergy"/><effectiveTime><center value="20200101"/></effectiveTime><availabilityTime value="20200101"/></ObservationStatement></component></CompoundStatement>`
 	r = inline(t, composition("C-A", "20200101", allergy), composition("C-B", "20220101", allergy))
-	if n := len(kinds(r, record.KindAllergy)); n != 1 || r.Stats.Duplicate != 1 || r.Stats.Read != 2 {
+	// Items: the allergy twice and the two consultations.
+	if n := len(kinds(r, record.KindAllergy)); n != 1 || r.Stats.Duplicate != 1 || r.Stats.Read != 4 {
 		t.Errorf("%d allergies, stats %+v", n, r.Stats)
 	}
 }
@@ -432,9 +433,9 @@ func TestConfidentialityFollowsLinks(t *testing.T) {
 		t.Errorf("battery %+v", lft)
 	}
 	// Items: the authorisation, its issue, the reading (two halves), the
-	// battery and its two results; withheld: all but the battery and the
-	// result left in it.
-	if !r.Withheld || r.Stats.Read != 6 || r.Stats.Withheld != 4 {
+	// battery and its two results, and four consultations; withheld: all
+	// but the battery and the result left in it (consultations kept).
+	if !r.Withheld || r.Stats.Read != 10 || r.Stats.Withheld != 4 {
 		t.Errorf("withheld %v stats %+v", r.Withheld, r.Stats)
 	}
 	if !p.withheld[key{"ehrSupplyPrescribe", "ISSUE-1"}] || !p.withheld[key{"ObservationStatement", "DIA-1"}] {

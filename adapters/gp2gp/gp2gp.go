@@ -100,7 +100,7 @@ type parser struct {
 	hidden       map[int]bool        // entries withheld as confidential: Record.Withhold is told
 	withheld     map[key]bool        // statements left out as confidential
 	merged       map[key]string      // statement -> id of the entry that holds it
-	encUnits     int                 // consultations made (shown or withheld): items no statement counts
+	encUnits     int                 // consultations made (shown or withheld), counted in Stats.Read too
 	medStatement map[string][]int    // MedicationStatement id -> its entries
 	absorbable   map[int]bool        // entries a problem may absorb (plain coded statements)
 	requests     map[int]bool        // entries read from RequestStatements

@@ -248,7 +248,7 @@ func TestEquivalenceStory(t *testing.T) {
 		hb.Effective != day("20260915") || hb.Encounter != encs[0].ID {
 		t.Errorf("HbA1c %+v", hb)
 	}
-	ref := one(t, r, "183504008", record.KindReferral)
+	ref := one(t, r, "183530004", record.KindReferral)
 	if ref.Referral.Priority != "routine" || ref.Effective != day("20260915") || ref.Encounter != encs[0].ID {
 		t.Errorf("referral %+v", ref)
 	}
@@ -258,7 +258,7 @@ func TestEquivalenceStory(t *testing.T) {
 	if pr := one(t, r, "80146002", record.KindProcedure); pr.Effective != day("20100720") {
 		t.Errorf("procedure %+v", pr)
 	}
-	if rk := one(t, r, "1099321000000105", record.KindRisk); rk.Effective != day("20260601") {
+	if rk := one(t, r, "414937009", record.KindRisk); rk.Effective != day("20260601") {
 		t.Errorf("risk %+v", rk)
 	}
 	// Nothing else is shown: 13 items, the consultation holding 3 of them.
@@ -587,8 +587,9 @@ func TestRealWorld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := account(t, doc, p, r2); got.statements != 40 || r2.Stats.Read != 32 {
-		t.Errorf("%d coded statements (want 40) making %d items (want 32)", got.statements, r2.Stats.Read)
+	// 32 items from coded statements, and 12 consultations.
+	if got := account(t, doc, p, r2); got.statements != 40 || r2.Stats.Read != 44 || p.encUnits != 12 {
+		t.Errorf("%d coded statements (want 40) making %d items (want 44, with %d consultations, want 12)", got.statements, r2.Stats.Read, p.encUnits)
 	}
 }
 

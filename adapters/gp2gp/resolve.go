@@ -222,9 +222,9 @@ func (p *parser) resolve() {
 // item being an entry (shown, or kept as not shown) or a withheld one; a
 // statement merged into another's entry (a blood pressure half, an allergy
 // compound and its observation, the condition a problem names) is part of
-// that one item. Consultations are items no statement counts (encUnits):
-// with them, every item read is an entry, withheld, or (after Finish) a
-// duplicate.
+// that one item. Consultations count too, as in the EMIS and TPP adapters
+// (encUnits says how many of the items they are), so every item read is an
+// entry, withheld, or (after Finish) a duplicate.
 func (p *parser) count(ents []record.Entry) {
 	for i := range ents {
 		if p.away[i] || ents[i].ID == "" || !p.hidden[i] && p.gone[i] || !isItem(&ents[i]) {
@@ -232,9 +232,8 @@ func (p *parser) count(ents []record.Entry) {
 		}
 		if p.src[i].typ == "ehrComposition" {
 			p.encUnits++
-		} else {
-			p.rec.Stats.Read++
 		}
+		p.rec.Stats.Read++
 	}
 }
 

@@ -87,6 +87,10 @@ func without(ids []string, gone map[string]bool) []string {
 	return out
 }
 
+// maxVariants bounds how many earlier entries with one id a repeat is
+// compared with.
+const maxVariants = 8
+
 func (r *Record) dedupe() {
 	seen := make(map[string][]int, len(r.Entries))
 	kept := r.Entries[:0]
@@ -96,7 +100,14 @@ func (r *Record) dedupe() {
 			continue
 		}
 		dup := false
-		for _, j := range seen[e.ID] {
+		variants := seen[e.ID]
+		if len(variants) > maxVariants {
+			// A hostile extract repeating one id thousands of times must not
+			// cost a comparison with every earlier copy: past a few
+			// variants, later copies are kept as distinct entries.
+			variants = variants[:maxVariants]
+		}
+		for _, j := range variants {
 			k := kept[j]
 			k.ID = e.ID
 			if reflect.DeepEqual(k, e) {

@@ -345,7 +345,7 @@ type Record struct {
 
 // Stats is what an adapter counts while it reads an extract.
 type Stats struct {
-	Read      int // coded clinical statements read
+	Read      int // items read: coded clinical statements and consultations; a blood pressure pair is one
 	Withheld  int // of those, left out as confidential (directly or through a link)
 	Duplicate int // repeats of an act already read (same id, same content)
 }

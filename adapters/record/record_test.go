@@ -1,6 +1,7 @@
 package record
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -103,5 +104,57 @@ func TestTag(t *testing.T) {
 	}
 	if len(AllViews()) != 10 {
 		t.Fatalf("want ten views, got %d", len(AllViews()))
+	}
+}
+
+// TestDefaultRiskCodesAreSCTIDs: every SNOMED CT code of the default risk
+// set is a well-formed concept id (a made-up id once stood in it).
+func TestDefaultRiskCodesAreSCTIDs(t *testing.T) {
+	for _, r := range defaultRisks {
+		if r.System == SystemSNOMED && (!ValidSCTID(r.Code) || SCTPartition(r.Code) != '0') {
+			t.Errorf("risk code %s is not a SNOMED CT concept id", r.Code)
+		}
+	}
+}
+
+func TestFinish(t *testing.T) {
+	code := Concept{Codings: []Coding{{System: SystemReadV2, Code: "H33.."}}}
+	// The adapter left out consultation C1, authorisation A and result M2
+	// as confidential; what links to them goes too.
+	r := &Record{Entries: []Entry{
+		{ID: "I", Kind: KindMedicationIssue, Code: code, Medication: &MedicationInfo{Authorisation: "A"}},
+		{ID: "X", Kind: KindDiagnosis, Code: code, Encounter: "C1"},
+		{ID: "B", Kind: KindInvestigation, Code: code, Members: []string{"M1", "M2"}},
+		{ID: "M1", Kind: KindInvestigation, Code: code, Parent: "B"},
+		{ID: "D", Kind: KindDiagnosis, Code: code},
+		{ID: "D", Kind: KindDiagnosis, Code: code},
+		{ID: "D", Kind: KindProcedure, Code: code},
+	}}
+	for _, id := range []string{"C1", "A", "M2"} {
+		r.Withhold(id)
+	}
+	r.Finish()
+	var got []string
+	for _, e := range r.Entries {
+		got = append(got, e.ID)
+	}
+	want := []string{"B", "M1", "D", "D#2"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("entries %v, want %v", got, want)
+	}
+	if b := r.Entries[0]; !b.Battery || len(b.Members) != 1 || b.Members[0] != "M1" {
+		t.Errorf("battery %+v", b)
+	}
+	if r.Stats.Duplicate != 1 || !r.Withheld {
+		t.Errorf("stats %+v", r.Stats)
+	}
+	// A hostile run of one id costs a bounded number of comparisons.
+	r = &Record{}
+	for i := 0; i < 20000; i++ {
+		r.Entries = append(r.Entries, Entry{ID: "Z", Kind: KindDiagnosis, Code: code, Effective: Date{P: Precision(i % 200)}})
+	}
+	r.Finish()
+	if len(r.Entries) < 200 {
+		t.Errorf("%d entries left of 20000 with 200 distinct contents", len(r.Entries))
 	}
 }

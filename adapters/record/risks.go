@@ -37,7 +37,6 @@ var defaultRisks = []riskCode{
 	// End of life / palliative care register (QOF PALCARE_COD).
 	{SystemReadV2, "8CM1.", "QOF palliative care register cluster (PALCARE_COD): On gold standards palliative care framework"},
 	{SystemCTV3, "8CM1.", "QOF palliative care register cluster (PALCARE_COD), CTV3 twin"},
-	{SystemSNOMED, "1099321000000105", "MIG test data (ARCHITECTURE.md, equivalence story item 13): gold standards palliative care framework"},
 	{SystemSNOMED, "414937009", "PCD refset cluster PALCARE_COD: On gold standards palliative care framework"},
 	{SystemSNOMED, "526631000000108", "PCD refset cluster PALCARE_COD: On end of life care register"},
 	{SystemSNOMED, "713673000", "PCD refset cluster PALCARE_COD: Has end of life care plan"},

@@ -103,10 +103,10 @@ func TestEquivalenceStory(t *testing.T) {
 		{"325278007", "", record.KindMedicationAuthorisation, record.StatusActive, "2024-01-10"},
 		{"323509004", "", record.KindMedicationAuthorisation, record.StatusCompleted, "2025-03-01"},
 		{"999791000000106", "XaPbt", record.KindInvestigation, 0, "2026-09-15"},
-		{"183504008", "8H4E.", record.KindReferral, 0, "2026-09-15"},
+		{"183530004", "8H4E.", record.KindReferral, 0, "2026-09-15"},
 		{"86198006", "65E..", record.KindImmunisation, 0, "2026-10-05"},
 		{"80146002", "7611.", record.KindProcedure, 0, "2010-07-20"},
-		{"1099321000000105", "8CM1.", record.KindRisk, 0, "2026-06-01"},
+		{"414937009", "8CM1.", record.KindRisk, 0, "2026-06-01"},
 	}
 	for _, tt := range tests {
 		e := bySNOMED[tt.sct]

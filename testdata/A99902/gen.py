@@ -155,7 +155,7 @@ def story():
         event("E2-FRACTURE", "10/02/2015", code("S23..", "READ2", "Fracture of lower end of radius", 263199001), etype=2,
               problem="<ProblemStatus>0</ProblemStatus><EndDate>01/06/2015</EndDate><EndDatePart>0</EndDatePart><Significance>2</Significance>"),
         event("E2-APPENDIX", "20/07/2010", code("7611.", "READ2", "Emergency excision of appendix", 80146002)),
-        event("E2-PALLIATIVE", "01/06/2026", code("8CM1.", "READ2", "On gold standards palliative care framework", 1099321000000105)),
+        event("E2-PALLIATIVE", "01/06/2026", code("8CM1.", "READ2", "On gold standards palliative care framework", 414937009)),
         event("E2-FLU", "05/10/2026", code("65E..", "READ2", "Influenza vaccination", 86198006), etype=13),
     ]
     cons = ("<ConsultationList><Consultation><GUID>C2-CONSULT</GUID><AssignedDate>15/09/2026 10:30:00</AssignedDate>"
@@ -172,7 +172,7 @@ def story():
         ("<Referral><GUID>R2-DIABETOLOGY</GUID><AssignedDate>15/09/2026</AssignedDate><AuthorID><RefID>1</RefID></AuthorID>"
          "<DescriptiveText>%s</DescriptiveText>%s<Provider><RefID>2</RefID></Provider><ReferralReason>%s</ReferralReason>"
          "<Urgency>0</Urgency><ReferralRef>%s</ReferralRef></Referral>") % (
-            ft("refdesc"), code("8H4E.", "READ2", "Referral to diabetologist", 183504008), ft("reason"), ft("refref")),
+            ft("refdesc"), code("8H4E.", "READ2", "Referral to diabetologist", 183530004), ft("reason"), ft("refref")),
     ]
     for i, el in enumerate(elems):
         cons += "<ConsultationElement><GUID>CE2-%d</GUID><DisplayOrder>%d</DisplayOrder><Header><Value>1</Value><Term>%s</Term></Header>%s</ConsultationElement>" % (i, i, ft("header"), el)

@@ -67,13 +67,13 @@ func story() *doc {
 		d.bp("202609151035", "142", "88"),
 		d.obs(d.id.next(), hba1c, "20260915", obsOpt{value: &pq{"58", "mmol/mol"}, low: "20", high: "41", interp: "HI",
 			annotation: "FREETEXT-9990001006-labcomment"}),
-		d.request(d.id.next(), read("8H4E.00", "Referral to diabetologist", "183504008"), "20260915", "394848005"))...)
+		d.request(d.id.next(), read("8H4E.00", "Referral to diabetologist", "183530004"), "20260915", "394848005"))...)
 	d.composition(d.id.next(), nonConsult, "20261005", false,
 		d.obs(d.id.next(), read("65E..00", "Influenza vaccination", "86198006"), "20261005", obsOpt{}))
 	d.composition(d.id.next(), nonConsult, "20100720", false,
 		d.obs(d.id.next(), read("7611.00", "Appendicectomy", "80146002"), "20100720", obsOpt{}))
 	d.composition(d.id.next(), nonConsult, "20260601", false,
-		d.obs(d.id.next(), read("8CM1.00", "On gold standards palliative care framework", "1099321000000105"), "20260601", obsOpt{}))
+		d.obs(d.id.next(), read("8CM1.00", "On gold standards palliative care framework", "414937009"), "20260601", obsOpt{}))
 	return d
 }
 
@@ -353,9 +353,9 @@ func realWorld() *doc {
 	// Referrals: open, completed, nullified, and with no status.
 	d.composition(d.id.next(), surgery, "20260701", false,
 		d.requestStatus(d.id.next(), read("8H77.00", "Refer to cardiologist", "183519002"), "20260701", "394849002", "ACTIVE"),
-		d.requestStatus(d.id.next(), read("8H4E.00", "Referral to diabetologist", "183504008"), "20260701", "394848005", "COMPLETE"),
+		d.requestStatus(d.id.next(), read("8H4E.00", "Referral to diabetologist", "183530004"), "20260701", "394848005", "COMPLETE"),
 		d.requestStatus(d.id.next(), read("8H77.00", "Refer to cardiologist", "183519002"), "20260701", "394848005", "NULLIFIED"),
-		d.requestStatus(d.id.next(), read("8H4E.00", "Referral to diabetologist", "183504008"), "20260701", "394848005", ""))
+		d.requestStatus(d.id.next(), read("8H4E.00", "Referral to diabetologist", "183530004"), "20260701", "394848005", ""))
 	d.freeTextConsultation("20261110")
 	return d
 }
