@@ -408,8 +408,9 @@ func TestDevGrantAndClient(t *testing.T) {
 	}
 }
 
-func TestCORSAndDiscovery(t *testing.T) {
+func TestNoCORSAndDiscovery(t *testing.T) {
 	p := start(t, devidp.Options{})
+	// The viewer is server-side: no endpoint answers cross-origin script.
 	for _, path := range []string{"/.well-known/openid-configuration", "/jwks", "/token"} {
 		req, _ := http.NewRequest(http.MethodOptions, p.Issuer()+path, nil)
 		req.Header.Set("Origin", "http://127.0.0.1:5173")
@@ -419,9 +420,8 @@ func TestCORSAndDiscovery(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
-			!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") {
-			t.Errorf("preflight %s: %d %v", path, resp.StatusCode, resp.Header)
+		if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight %s: answered with CORS headers %v", path, resp.Header)
 		}
 	}
 	resp, err := http.Get(p.Issuer() + "/.well-known/openid-configuration")
@@ -433,7 +433,7 @@ func TestCORSAndDiscovery(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
 		t.Fatal(err)
 	}
-	if d["issuer"] != p.Issuer() || d["jwks_uri"] != p.Issuer()+"/jwks" || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+	if d["issuer"] != p.Issuer() || d["jwks_uri"] != p.Issuer()+"/jwks" || resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("discovery %v", d)
 	}
 	if m, _ := json.Marshal(d["code_challenge_methods_supported"]); string(m) != `["S256"]` {

@@ -27,29 +27,14 @@ const maxFormBytes = 64 << 10
 
 func (p *Provider) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/.well-known/openid-configuration", cors(http.HandlerFunc(p.handleDiscovery)))
-	mux.Handle("/jwks", cors(http.HandlerFunc(p.handleJWKS)))
-	mux.Handle("/token", cors(http.HandlerFunc(p.handleToken)))
+	// No CORS: the Shared Record Viewer is a server-side app, so no
+	// browser script ever calls these endpoints across origins.
+	mux.HandleFunc("/.well-known/openid-configuration", p.handleDiscovery)
+	mux.HandleFunc("/jwks", p.handleJWKS)
+	mux.HandleFunc("/token", p.handleToken)
 	mux.HandleFunc("/authorize", p.handleAuthorize)
 	mux.HandleFunc("/end_session", p.handleEndSession)
 	return mux
-}
-
-// cors lets the browser viewer (any origin: this is a loopback development
-// server) call discovery, the key set and the token endpoint.
-func cors(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
-		h.Set("Access-Control-Max-Age", "600")
-		if r.Method == http.MethodOptions {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // discovery is the OpenID Provider metadata document.
