@@ -170,6 +170,9 @@ func TestQuantityUCUM(t *testing.T) {
 				if !strings.Contains(string(bodies[1]), `"_unit":{"extension":[{"url":"`+ExtDataAbsentReason+`","valueCode":"unsupported"}]}`) {
 					t.Errorf("withheld unit not marked data-absent: %s", bodies[1])
 				}
+				if strings.Contains(string(bodies[1]), `"unit":""`) {
+					t.Errorf("an empty unit string (FHIR strings are never empty): %s", bodies[1])
+				}
 			}
 			for what, got := range map[string]struct{ Unit, System, Code string }{
 				"value": obs.ValueQuantity, "range low": obs.ReferenceRange[0].Low, "range high": obs.ReferenceRange[0].High,

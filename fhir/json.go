@@ -44,7 +44,19 @@ func MarshalResource(res *bcrpb.ContainedResource) ([]byte, error) {
 		// The library's message may quote values: wrap, never show.
 		return nil, &mig.Error{Code: mig.EINTERNAL, Message: "a resource could not be written as FHIR JSON", Err: err}
 	}
-	return b, nil
+	return dropEmptyUnit(b), nil
+}
+
+// dropEmptyUnit removes the empty "unit" jsonformat writes beside a unit
+// that holds only its data-absent-reason extension (unitAbsent): FHIR
+// strings are never empty, and "_unit" alone is the R4 form. jsonformat
+// sorts keys, so the pair is always `"_unit":{...},"unit":""`; a vetted
+// unit is never empty, and a JSON string cannot hold the unescaped pattern.
+func dropEmptyUnit(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`"_unit":`)) {
+		return b
+	}
+	return bytes.ReplaceAll(b, []byte(`,"unit":""`), nil)
 }
 
 // Link is a Bundle link (self, next, previous).
