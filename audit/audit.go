@@ -47,6 +47,12 @@ type Event struct {
 	Released    map[string]int // resource type -> count released
 	Operation   string         // the chain's operation name
 	Resource    string         // resource type asked for
+
+	// Refusals > 0 makes this a combined event: that many unauthenticated
+	// refusals from SourceIP between Since and Time, beyond the first one
+	// (which has its own event). See Recorder.
+	Refusals int
+	Since    time.Time
 }
 
 // Stored is an Event as the store keeps it.

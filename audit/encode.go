@@ -1,14 +1,44 @@
 package audit
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
 	"sort"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
+
+// MaxQueryBytes bounds the query an AuditEvent keeps. A longer query (a
+// client may send up to the server's request-line cap, or a 64 KiB form
+// body) is stored as its first MaxQueryBytes bytes, cut at a character
+// boundary, with the SHA-256 and length of the whole query beside it: an
+// auditor can still tell two long queries apart and check a copy of one,
+// and no client can make one event large. 2 KiB holds every query the API
+// accepts in practice (an NHS number search is under 100 bytes, a cursor
+// under 200).
+const MaxQueryBytes = 2 << 10
+
+// maxResourceBytes bounds the requested type kept in an event.
+const maxResourceBytes = 64
+
+// BoundQuery returns the part of q an AuditEvent stores and, when q was
+// cut, the hex SHA-256 of the whole of q.
+func BoundQuery(q string) (kept, sum string) {
+	if len(q) <= MaxQueryBytes {
+		return q, ""
+	}
+	n := MaxQueryBytes
+	for n > 0 && !utf8.RuneStart(q[n]) {
+		n--
+	}
+	h := sha256.Sum256([]byte(q))
+	return q[:n], hex.EncodeToString(h[:])
+}
 
 // Code systems and identifier systems used in AuditEvents.
 const (
@@ -312,10 +342,25 @@ func (en Encoder) Encode(id string, e *Event) ([]byte, error) {
 		ae.Entity = append(ae.Entity, c)
 	}
 	if e.Query != "" {
-		ae.Entity = append(ae.Entity, entity{
+		kept, sum := BoundQuery(e.Query)
+		q := entity{
 			Type:  &coding{System: SystemEntityType, Code: "2", Display: "System Object"},
 			Role:  &coding{System: SystemObjectRole, Code: "24", Display: "Query"},
-			Query: base64.StdEncoding.EncodeToString([]byte(e.Query)),
+			Query: base64.StdEncoding.EncodeToString([]byte(kept)),
+		}
+		if sum != "" {
+			q.Detail = []detail{{Type: "query-sha256", ValueString: sum}, {Type: "query-length", ValueString: strconv.Itoa(len(e.Query))}}
+		}
+		ae.Entity = append(ae.Entity, q)
+	}
+	if e.Refusals > 0 {
+		ae.Entity = append(ae.Entity, entity{
+			Type: &coding{System: SystemEntityType, Code: "2", Display: "System Object"},
+			Detail: []detail{
+				{Type: "combined-refusals", ValueString: strconv.Itoa(e.Refusals)},
+				{Type: "window-start", ValueString: e.Since.UTC().Format(RecordedLayout)},
+				{Type: "window-end", ValueString: e.Time.UTC().Format(RecordedLayout)},
+			},
 		})
 	}
 	if len(e.Released) > 0 {
@@ -339,7 +384,11 @@ func (en Encoder) Encode(id string, e *Event) ([]byte, error) {
 			op.Detail = append(op.Detail, detail{Type: "operation", ValueString: e.Operation})
 		}
 		if e.Resource != "" {
-			op.Detail = append(op.Detail, detail{Type: "requested-type", ValueString: e.Resource})
+			res := e.Resource
+			if len(res) > maxResourceBytes {
+				res = "(too long)"
+			}
+			op.Detail = append(op.Detail, detail{Type: "requested-type", ValueString: res})
 		}
 		ae.Entity = append(ae.Entity, op)
 	}
@@ -374,6 +423,11 @@ type Decoded struct {
 	EmergencyReason string
 	RequestID       string
 	Released        map[string]int
+	// Refusals is, for a combined event, the unauthenticated refusals from
+	// its source in its window beyond the first (which has its own event).
+	Refusals int
+	// QuerySHA256 is set when the stored query is a prefix of a longer one.
+	QuerySHA256 string
 }
 
 // Decode reads the fields of a stored AuditEvent body that reports need.
@@ -443,6 +497,18 @@ func Decode(body []byte) (*Decoded, error) {
 					d.EmergencyReason = dt.ValueString
 				}
 			}
+		case en.Role != nil && en.Role.Code == "24":
+			for _, dt := range en.Detail {
+				if dt.Type == "query-sha256" {
+					d.QuerySHA256 = dt.ValueString
+				}
+			}
+		case en.Role == nil && len(en.Detail) > 0 && en.Detail[0].Type == "combined-refusals":
+			n, err := strconv.Atoi(en.Detail[0].ValueString)
+			if err != nil {
+				return nil, invalid("bad count")
+			}
+			d.Refusals = n
 		case en.Role != nil && en.Role.Code == "4":
 			for _, dt := range en.Detail {
 				n, err := strconv.Atoi(dt.ValueString)

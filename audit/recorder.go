@@ -3,6 +3,8 @@ package audit
 import (
 	"context"
 	"maps"
+	"net"
+	"sync"
 	"time"
 
 	"mig"
@@ -10,19 +12,56 @@ import (
 	"mig/consent"
 )
 
-// RecorderOptions tune the Recorder.
+// RecorderOptions tune the Recorder. Zero values take the defaults.
 type RecorderOptions struct {
 	// Now stamps requests that carry no time (default time.Now).
 	Now func() time.Time
+	// Timeout bounds one append. The append runs on a context of its own
+	// (the request's values, never its cancellation), so a client that
+	// hangs up cannot cancel its audit record (default 10 s).
+	Timeout time.Duration
+	// Window is the period over which unauthenticated refusals from one
+	// source are combined (default 1 minute; negative: never combined).
+	Window time.Duration
+	// MaxSources bounds the sources combined one by one in a window
+	// (default 10,000); refusals from further sources share one count.
+	MaxSources int
+	// Space, if set, applies the data directory's free-space floors.
+	Space *Space
+	// OnFlushError, if set, is told when a combined event could not be
+	// written (it is kept and tried again at the next flush).
+	OnFlushError func(err error)
 }
 
 // Recorder is the last link of the consent chain: its Complete hook turns
 // every request, allowed or refused, into AuditEvents and appends them
 // durably. If the append fails, Complete fails and no data is released.
+//
+// Unauthenticated refusals are combined: the first from a source (an IPv4
+// address, an IPv6 /64) in a window is written at once, like any refusal,
+// before its answer leaves; later ones in that window are only counted, and
+// one combined event with the count is written when the window closes (or
+// at Flush). Those counts are the only thing the Recorder holds in memory:
+// they are this node's own tally (a second node keeps its own and writes
+// its own combined events), and a crash loses at most one window of counts
+// of refusals that released nothing.
 type Recorder struct {
 	store Store
 	now   func() time.Time
+	opt   RecorderOptions
+
+	mu      sync.Mutex
+	windows map[time.Time]map[string]*tally // window start -> source key -> tally
 }
+
+// tally is one source's unauthenticated refusals in one window.
+type tally struct {
+	refusals int // beyond the first, which was written on its own
+}
+
+// anyone is the source key shared by refusals counted together: from
+// sources beyond MaxSources, and from every source once space is low.
+const anyone = "*"
 
 var _ consent.Service = (*Recorder)(nil)
 
@@ -31,12 +70,30 @@ func NewRecorder(store Store, opts RecorderOptions) *Recorder {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Recorder{store: store, now: opts.Now}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.Window == 0 {
+		opts.Window = time.Minute
+	}
+	if opts.MaxSources <= 0 {
+		opts.MaxSources = 10000
+	}
+	return &Recorder{store: store, now: opts.Now, opt: opts, windows: map[time.Time]map[string]*tally{}}
 }
 
-// Start has no opinion.
-func (*Recorder) Start(context.Context, *consent.Request) consent.Decision {
+// Start refuses every request, before any work, when the data directory is
+// under its hard free-space floor.
+func (rc *Recorder) Start(context.Context, *consent.Request) consent.Decision {
+	if rc.opt.Space.Level() == SpaceExhausted {
+		return consent.Decision{Verdict: consent.Reject, Rule: "audit", Err: spaceExhausted()}
+	}
 	return consent.Decision{Verdict: consent.Proceed}
+}
+
+func spaceExhausted() error {
+	return &mig.Error{Code: mig.EUNAVAILABLE, Issue: mig.IssueAuditUnavailable,
+		Message: "the audit store's disk is below its free-space floor, so nothing can be audited or released; try again later"}
 }
 
 // CanSee has no opinion.
@@ -47,14 +104,180 @@ func (*Recorder) CanSee(context.Context, *consent.Request, *record.Record) conse
 // WillSee withholds nothing.
 func (*Recorder) WillSee(context.Context, *consent.Request, *record.Entry) bool { return true }
 
-// Complete appends the request's AuditEvent. Its error is a *mig.Error
-// EUNAVAILABLE (AUDIT_UNAVAILABLE).
+// Complete appends the request's AuditEvent (or, for an unauthenticated
+// refusal after the first from its source in this window, counts it). Its
+// error is a *mig.Error EUNAVAILABLE (AUDIT_UNAVAILABLE). The append is
+// not cancelled when ctx is: only by its own Timeout.
 func (rc *Recorder) Complete(ctx context.Context, r *consent.Request) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rc.opt.Timeout)
+	defer cancel()
+	level := rc.opt.Space.Level()
+	if level == SpaceExhausted {
+		return spaceExhausted()
+	}
+	var undo func()
+	if r.Principal == nil && rc.opt.Window > 0 {
+		t := r.Time
+		if t.IsZero() {
+			t = rc.now()
+		}
+		first, u := rc.count(t, SourceKey(r.SourceIP), level == SpaceLow)
+		if !first {
+			return nil
+		}
+		undo = u
+	}
 	if _, err := rc.store.Append(ctx, Events(r, rc.now)...); err != nil {
+		if undo != nil {
+			undo()
+		}
 		return &mig.Error{Code: mig.EUNAVAILABLE, Issue: mig.IssueAuditUnavailable,
 			Message: "audit record could not be written", Err: err}
 	}
 	return nil
+}
+
+// count tallies an unauthenticated refusal at t from source key. It
+// reports whether it is the first of its window (to be written on its own)
+// and, if so, how to forget it should that write fail. With onlyCount (space
+// is low) every source shares one tally and nothing is first.
+func (rc *Recorder) count(t time.Time, key string, onlyCount bool) (first bool, undo func()) {
+	start := t.UTC().Truncate(rc.opt.Window)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	w := rc.windows[start]
+	if w == nil {
+		w = map[string]*tally{}
+		rc.windows[start] = w
+	}
+	if onlyCount {
+		key = anyone
+	} else if _, ok := w[key]; !ok && len(w) >= rc.opt.MaxSources {
+		key = anyone
+	}
+	if tl, ok := w[key]; ok || onlyCount {
+		if !ok {
+			tl = &tally{}
+			w[key] = tl
+		}
+		tl.refusals++
+		return false, nil
+	}
+	w[key] = &tally{}
+	return true, func() {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		if tl, ok := w[key]; ok && tl.refusals == 0 {
+			delete(w, key)
+		}
+	}
+}
+
+// SourceKey is the source unauthenticated refusals are combined by: the
+// IPv4 address, or the /64 network of an IPv6 address (one host usually
+// holds a whole /64).
+func SourceKey(ip string) string {
+	a := net.ParseIP(ip)
+	if a == nil {
+		return ip
+	}
+	if a4 := a.To4(); a4 != nil {
+		return a4.String()
+	}
+	return (&net.IPNet{IP: a.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
+}
+
+// Flush writes one combined event for each source with counted refusals in
+// every window closed at now (every window, with all), and forgets them.
+// Events that cannot be written (or not now: the disk is under its hard
+// floor) are kept for the next flush.
+func (rc *Recorder) Flush(ctx context.Context, now time.Time, all bool) error {
+	if rc.opt.Space.Level() == SpaceExhausted {
+		return spaceExhausted() // kept until there is room again
+	}
+	rc.mu.Lock()
+	var events []*Event
+	closed := map[time.Time]map[string]*tally{}
+	for start, w := range rc.windows {
+		if !all && now.Before(start.Add(rc.opt.Window)) {
+			continue
+		}
+		closed[start] = w
+		delete(rc.windows, start)
+		for key, tl := range w {
+			if tl.refusals == 0 {
+				continue
+			}
+			events = append(events, combined(start, start.Add(rc.opt.Window), key, tl.refusals))
+		}
+	}
+	rc.mu.Unlock()
+	if len(events) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rc.opt.Timeout)
+	defer cancel()
+	if _, err := rc.store.Append(ctx, events...); err != nil {
+		rc.mu.Lock()
+		for start, w := range closed {
+			cur := rc.windows[start]
+			if cur == nil {
+				rc.windows[start] = w
+				continue
+			}
+			for key, tl := range w {
+				if c, ok := cur[key]; ok {
+					c.refusals += tl.refusals
+				} else {
+					cur[key] = tl
+				}
+			}
+		}
+		rc.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// combined is the event for n further unauthenticated refusals from key
+// in the window [from, to).
+func combined(from, to time.Time, key string, n int) *Event {
+	e := &Event{
+		Time: to, Since: from, Refusals: n,
+		Type: TypeSecurity, Action: "E", Outcome: OutcomeSeriousFail,
+		OutcomeDesc:  "authentication unauthenticated-refusals-combined",
+		PurposeOfUse: "TREAT",
+	}
+	if key != anyone {
+		e.SourceIP = key
+	}
+	return e
+}
+
+// Run flushes closed windows until ctx ends, then flushes every window.
+func (rc *Recorder) Run(ctx context.Context) {
+	if rc.opt.Window <= 0 {
+		return
+	}
+	every := rc.opt.Window / 4
+	if every < 100*time.Millisecond {
+		every = 100 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := rc.Flush(context.Background(), rc.now(), true); err != nil && rc.opt.OnFlushError != nil {
+				rc.opt.OnFlushError(err)
+			}
+			return
+		case <-t.C:
+			if err := rc.Flush(ctx, rc.now(), false); err != nil && rc.opt.OnFlushError != nil {
+				rc.opt.OnFlushError(err)
+			}
+		}
+	}
 }
 
 // interaction maps an operation to its restful-interaction subtype and action.
@@ -130,6 +353,9 @@ func Events(r *consent.Request, now func() time.Time) []*Event {
 			desc += " "
 		}
 		e.OutcomeDesc = desc + issue
+		if issue == mig.IssueGPSystemUnavailable {
+			code = mig.EUNAVAILABLE // the GP system's failure, not the client's
+		}
 		switch code {
 		case mig.EFORBIDDEN, mig.EUNAUTHORIZED:
 			e.Type, e.Outcome = TypeSecurity, OutcomeSeriousFail
