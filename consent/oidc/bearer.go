@@ -35,6 +35,21 @@ func BearerToken(authorization string) (string, error) {
 	return token, nil
 }
 
+// BearerTokenOf is BearerToken over every Authorization header field of a
+// request. More than one is refused (401, "more than one Authorization
+// header"): RFC 9110 allows the field once, and a gateway reading the
+// first while a proxy or log reads another would authenticate one party
+// and audit another.
+func BearerTokenOf(values []string) (string, error) {
+	switch len(values) {
+	case 0:
+		return BearerToken("")
+	case 1:
+		return BearerToken(values[0])
+	}
+	return "", unauthorized(MsgTwoHeaders, nil)
+}
+
 // isB64Token reports whether s matches b64token:
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func isB64Token(s string) bool {

@@ -45,6 +45,8 @@ const (
 	MsgSignature        = "token signature not valid"
 	MsgExpired          = "token expired"
 	MsgNotYetValid      = "token not yet valid"
+	MsgIssuedInFuture   = "token issued in the future"
+	MsgTwoHeaders       = "more than one Authorization header"
 	MsgKeysUnavailable  = "token signing keys unavailable"
 	msgAudienceTemplate = "token audience does not include %s"
 	msgIssuerTemplate   = "token issuer is not %s"
@@ -195,6 +197,12 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (*consent.Princi
 	}
 	if c.NotBefore != nil && now.Add(ClockSkew).Before(c.NotBefore.Time()) {
 		return nil, unauthorized(MsgNotYetValid, nil)
+	}
+	// A token minted in the future (beyond the leeway for clocks that
+	// disagree) is not believed: its issuer's clock is wrong, or someone
+	// minted it to outlive its stated lifetime.
+	if c.IssuedAt != nil && now.Add(ClockSkew).Before(c.IssuedAt.Time()) {
+		return nil, unauthorized(MsgIssuedInFuture, nil)
 	}
 	if c.Subject == "" {
 		return nil, unauthorized(MsgMalformed, errors.New("no sub claim"))

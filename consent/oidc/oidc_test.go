@@ -184,6 +184,8 @@ func TestVerifyMockOIDC(t *testing.T) {
 		{name: "expired", token: with(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-2 * time.Hour).Unix() }), wantMsg: "token expired"},
 		{name: "no exp", token: with(func(c jwt.MapClaims) { delete(c, "exp") }), wantMsg: "token malformed"},
 		{name: "not yet valid", token: with(func(c jwt.MapClaims) { c["nbf"] = time.Now().Add(time.Hour).Unix() }), wantMsg: "token not yet valid"},
+		{name: "issued in the future", token: with(func(c jwt.MapClaims) { c["iat"] = time.Now().Add(time.Hour).Unix() }), wantMsg: "token issued in the future"},
+		{name: "issued just ahead, within clock skew", token: with(func(c jwt.MapClaims) { c["iat"] = time.Now().Add(20 * time.Second).Unix() }), want: nil, wantMsg: ""},
 		{name: "wrong audience", token: with(func(c jwt.MapClaims) { c["aud"] = "someone-else" }), wantMsg: "token audience does not include " + audience},
 		{name: "no audience", token: with(func(c jwt.MapClaims) { delete(c, "aud") }), wantMsg: "token audience does not include " + audience},
 		{name: "wrong issuer", token: with(func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }), wantMsg: "token issuer is not " + iss},
@@ -494,6 +496,35 @@ func TestBearerToken(t *testing.T) {
 			}
 			if err != nil || got != tt.want {
 				t.Errorf("BearerToken = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestBearerTokenOf: every Authorization field of a request counts; two
+// are refused rather than the first believed.
+func TestBearerTokenOf(t *testing.T) {
+	tests := []struct {
+		name    string
+		values  []string
+		want    string
+		wantMsg string
+	}{
+		{"none", nil, "", "no bearer token"},
+		{"one", []string{"Bearer abc.def.ghi"}, "abc.def.ghi", ""},
+		{"two, same token", []string{"Bearer abc.def.ghi", "Bearer abc.def.ghi"}, "", "more than one Authorization header"},
+		{"two, different", []string{"Bearer abc.def.ghi", "Bearer xyz.def.ghi"}, "", "more than one Authorization header"},
+		{"a bearer and an empty one", []string{"Bearer abc.def.ghi", ""}, "", "more than one Authorization header"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := oidc.BearerTokenOf(tt.values)
+			if tt.wantMsg != "" {
+				checkUnauthorized(t, err, tt.wantMsg, "abc.def.ghi")
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("BearerTokenOf = %q, %v; want %q", got, err, tt.want)
 			}
 		})
 	}
