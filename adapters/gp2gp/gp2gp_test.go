@@ -575,7 +575,7 @@ func TestRealWorld(t *testing.T) {
 	for _, e := range kinds(r, record.KindReferral) {
 		statuses = append(statuses, e.Status.String())
 	}
-	if strings.Join(statuses, ",") != "active,completed,unknown,unknown" {
+	if strings.Join(statuses, ",") != "active,unknown,unknown,unknown" { // open, recorded (COMPLETE), nullified, none
 		t.Errorf("referral statuses %v", statuses)
 	}
 	// Every coded statement accounted for; nothing KindNone without a reason.

@@ -377,14 +377,14 @@ func (p *parser) statementBody(n *xmltok.Node, c *compCtx, sc scope) []string {
 
 // requestStatus is a referral's status from its RequestStatement
 // statusCode: active only when the source says the referral is open
-// (active); complete is completed; anything else (nullified, aborted,
-// absent) is unknown, which the mapper must not show as active.
+// (active). COMPLETE is what GP2GP writes on every statement once it is
+// recorded (every ObservationStatement says it too): it says the request
+// was made, not that the referral ran its course, so it is unknown, as the
+// NHS GP2GP adaptor maps it; so is anything else (nullified, absent). The
+// mapper never shows unknown as active.
 func requestStatus(n *xmltok.Node) record.Status {
-	switch strings.ToLower(strings.TrimSpace(n.Attr("code"))) {
-	case "active":
+	if strings.EqualFold(strings.TrimSpace(n.Attr("code")), "active") {
 		return record.StatusActive
-	case "complete", "completed":
-		return record.StatusCompleted
 	}
 	return record.StatusUnknown
 }
