@@ -20,11 +20,17 @@ import (
 	"mig/adapters/source/gpsim"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "gpsim:", strings.TrimPrefix(err.Error(), "gpsim: "))
-		os.Exit(1)
+func main() { os.Exit(exitCode(run(os.Args[1:]))) }
+
+// exitCode is 0 for success and for -h (the usage was asked for, and
+// printed), else the error on stderr and 1.
+func exitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
 	}
+	fmt.Fprintln(os.Stderr, "gpsim:", strings.TrimPrefix(err.Error(), "gpsim: "))
+	return 1
 }
 
 func run(args []string) error {
