@@ -50,6 +50,9 @@ type Result struct {
 	// (Report accounts for both).
 	Rejected int
 	Uncoded  []*record.Entry
+	// EmptyReports counts batteries and reports not sent because nothing
+	// in them is.
+	EmptyReports int
 }
 
 // Find returns the resource with the type and id, the Patient included.
@@ -236,7 +239,9 @@ func (m *Mapper) Map(rec *record.Record, keep func(*record.Entry) bool) (*Result
 		keptE, keptS := selected[:0], srcIDs[:0]
 		for i, e := range selected {
 			if !emits(e, mp.refs) {
-				if !e.Battery {
+				if e.Battery {
+					res.EmptyReports++
+				} else {
 					// Coded in the extract but with no code we can show.
 					res.Unclassified = true
 					res.Uncoded = append(res.Uncoded, e)

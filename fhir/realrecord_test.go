@@ -154,8 +154,13 @@ func TestBatteriesAndReports(t *testing.T) {
 	// The member withheld by the access rules: the empty battery is not sent
 	// and no reference dangles.
 	res, bodies := mapAll(t, testMapper(t), tagged(oneRecord(fbc, hb)), func(e *record.Entry) bool { return e.ID != "hb" })
-	if len(res.Resources) != 0 || !res.Withheld {
-		t.Errorf("empty report sent: %d resources, withheld %v", len(res.Resources), res.Withheld)
+	if len(res.Resources) != 0 || !res.Withheld || res.EmptyReports != 1 {
+		t.Errorf("empty report sent: %d resources, withheld %v, %d empty reports", len(res.Resources), res.Withheld, res.EmptyReports)
+	}
+	rec := oneRecord(fbc, hb)
+	rec.Stats.Read = 2
+	if rp := Account(rec, res); rp.Accounted() != 2 || rp.Rules[record.RuleEmptyReport] != 1 {
+		t.Errorf("report %+v", rp)
 	}
 	_ = bodies
 }

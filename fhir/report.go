@@ -53,6 +53,9 @@ func Account(rec *record.Record, res *Result) Report {
 			rp.Rules[rule]++
 		}
 	}
+	if res.EmptyReports > 0 {
+		rp.Rules[record.RuleEmptyReport] += res.EmptyReports
+	}
 	for _, e := range res.Uncoded {
 		rp.Unclassifiable = append(rp.Unclassifiable, codeLabel(e.Code))
 	}

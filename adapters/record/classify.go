@@ -46,6 +46,9 @@ const (
 	// RuleContradicted: a coded "no known allergy" beside a recorded
 	// allergy (views.go): set aside, not withheld.
 	RuleContradicted Rule = "contradicted"
+	// RuleEmptyReport: a battery or report left with no value and no member
+	// shown (its members withheld or not results): not sent on its own.
+	RuleEmptyReport Rule = "empty-report"
 )
 
 // Shown reports whether a rule lets an entry be shown (RuleNone).
