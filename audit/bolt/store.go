@@ -456,3 +456,89 @@ func (s *Store) Last(ctx context.Context) (seq uint64, hash [32]byte, err error)
 	})
 	return seq, hash, err
 }
+
+// Head returns the Seq and Hash of the last record (the anchor if none):
+// what a signed checkpoint covers (audit.ChainHead).
+func (s *Store) Head(ctx context.Context) (uint64, [32]byte, error) {
+	seq, h, err := s.Last(ctx)
+	if err != nil {
+		return 0, h, unavailable("audit store could not be read", err)
+	}
+	return seq, h, nil
+}
+
+// HashAt returns the chain hash of record seq, or the anchor's hash at the
+// anchor's seq; ok is false for a seq this file does not hold.
+func (s *Store) HashAt(ctx context.Context, seq uint64) (hash [32]byte, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bRecords).Get(be64(seq)); v != nil {
+			st, err := unmarshalRecord(v, false)
+			if err != nil {
+				return err
+			}
+			if st.Seq == seq {
+				hash, ok = st.Hash, true
+			}
+			return nil
+		}
+		if a := tx.Bucket(bMeta).Get(kAnchor); len(a) == 40 && binary.BigEndian.Uint64(a) == seq {
+			copy(hash[:], a[8:])
+			ok = true
+		}
+		return nil
+	})
+	if err != nil {
+		return hash, false, unavailable("audit store could not be read", err)
+	}
+	return hash, ok, nil
+}
+
+var _ audit.ChainHead = (*Store)(nil)
+
+// Where the gateway keeps this store's checkpoints (meta keys), so that
+// migctl audit verify finds them without flags. They are hints, not
+// evidence: an insider can change them, so verify prints the log and the
+// key's id it used.
+var (
+	kCheckpointLog = []byte("checkpoint_log")
+	kCheckpointPub = []byte("checkpoint_pub")
+)
+
+// CheckpointPlace is where a store's checkpoint log and public key are.
+type CheckpointPlace struct {
+	Log       string
+	PublicKey string
+}
+
+// SetCheckpointPlace records where the checkpoint log and public key are.
+func (s *Store) SetCheckpointPlace(ctx context.Context, p CheckpointPlace) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bMeta)
+		if err := m.Put(kCheckpointLog, []byte(p.Log)); err != nil {
+			return err
+		}
+		return m.Put(kCheckpointPub, []byte(p.PublicKey))
+	})
+	if err != nil {
+		return unavailable("audit store could not be updated", err)
+	}
+	return nil
+}
+
+// ReadCheckpointPlace reads where a stopped gateway's store says its
+// checkpoints are (empty if it never said).
+func ReadCheckpointPlace(path string) (CheckpointPlace, error) {
+	var p CheckpointPlace
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if err != nil {
+		return p, unavailable("audit file could not be opened read-only", err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		if m := tx.Bucket(bMeta); m != nil {
+			p.Log, p.PublicKey = string(m.Get(kCheckpointLog)), string(m.Get(kCheckpointPub))
+		}
+		return nil
+	})
+	return p, err
+}
