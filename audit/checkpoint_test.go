@@ -189,7 +189,9 @@ func TestReadCheckpointsFindsForgedLines(t *testing.T) {
 	k := newKey(t)
 	pub := k.Public().(ed25519.PublicKey)
 	dir := t.TempDir()
-	good := func(seq uint64) *audit.Checkpoint { return audit.SignCheckpoint(k, seq, hashOf(seq, false), time.Now()) }
+	good := func(seq uint64) *audit.Checkpoint {
+		return audit.SignCheckpoint(k, seq, hashOf(seq, false), time.Now())
+	}
 	line := func(c *audit.Checkpoint) string { b, _ := json.Marshal(c); return string(b) + "\n" }
 	forged := good(30)
 	forged.Seq = 31 // signature no longer covers it
