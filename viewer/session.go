@@ -22,6 +22,10 @@ import (
 // another's patient. The purpose of each sealed value is bound in as
 // additional data, so none can be swapped for another.
 
+// maxCookieBytes keeps a sealed cookie value within what every browser
+// stores (4096 bytes for name, value and attributes).
+const maxCookieBytes = 3900
+
 const (
 	cookieSession = "srv_session"
 	cookieLogin   = "srv_login_" // + a short name per sign-in in progress
@@ -160,6 +164,11 @@ func (v *Viewer) setSession(w http.ResponseWriter, s *session) error {
 	sealed, err := v.seal.seal(purposeSess, s)
 	if err != nil {
 		return err
+	}
+	if len(sealed) > maxCookieBytes {
+		// Browsers drop cookies over 4 KiB: refuse plainly rather than
+		// seem to sign in and lose the session.
+		return errors.New("viewer: the identity provider's access token is too large for the session cookie")
 	}
 	// A session cookie (no Max-Age): it dies with the browser too.
 	http.SetCookie(w, v.cookie(cookieSession, sealed, 0))

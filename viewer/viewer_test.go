@@ -511,3 +511,29 @@ func TestLaunchIssuerAllowList(t *testing.T) {
 		t.Error("the launch id went to the identity provider")
 	}
 }
+
+func TestSealedValuesAreBoundToTheirPurpose(t *testing.T) {
+	s, err := newSealer([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := s.seal(purposeCtx, &patientCtx{SID: "s1", NHS: "9990001006"})
+	var sess session
+	if s.open(purposeSess, sealed, &sess) == nil {
+		t.Error("a patient context opened as a session")
+	}
+	var pc patientCtx
+	if err := s.open(purposeCtx, sealed, &pc); err != nil || pc.NHS != "9990001006" {
+		t.Errorf("own purpose: %v %+v", err, pc)
+	}
+	if strings.Contains(sealed, "9990001006") {
+		t.Error("NHS number readable in a sealed context")
+	}
+	other, _ := newSealer([]byte("another key, 32 bytes long......"))
+	if other.open(purposeCtx, sealed, &pc) == nil {
+		t.Error("opened under another key")
+	}
+	if _, err := newSealer([]byte("short")); err == nil {
+		t.Error("a short key was accepted")
+	}
+}
