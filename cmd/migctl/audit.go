@@ -20,7 +20,7 @@ import (
 )
 
 const auditUsage = `usage:
-  migctl audit verify  -data DIR [-archive SEGMENT.db ...]
+  migctl audit verify  -data DIR [-archive SEGMENT.db ...] [-checkpoints LOG] [-pubkey KEY.pub]
   migctl audit export  -data DIR [-since INSTANT] [-after SEQ] [-o FILE] [-progress]
   migctl audit export  -server URL [-token TOKEN] [-since INSTANT] [-after SEQ] [-o FILE] [-progress]
   migctl audit report  -data DIR [-from DATE] [-to DATE] [-csv]
@@ -75,6 +75,8 @@ func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	data := fs.String("data", "", "the gateway's data directory (DIR/audit.db; the gateway must be stopped)")
 	var archives listFlag
 	fs.Var(&archives, "archive", "an archive segment written by audit archive; repeat, oldest first")
+	logFlag := fs.String("checkpoints", "", "the gateway's signed checkpoint log (default: where the data directory says the gateway wrote it)")
+	pubFlag := fs.String("pubkey", "", "the checkpoint public key, PEM (default: where the data directory says; pass a trusted copy to rule out a swapped one)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -93,7 +95,43 @@ func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	paths = append(paths, live)
-	rep, err := auditbolt.VerifyFiles(ctx, paths...)
+
+	// The latest signed checkpoint: the log and key the gateway recorded in
+	// the store, unless flags name others.
+	place, err := auditbolt.ReadCheckpointPlace(live)
+	if err != nil {
+		return openError(live, err)
+	}
+	if *logFlag != "" {
+		place.Log = *logFlag
+	}
+	if *pubFlag != "" {
+		place.PublicKey = *pubFlag
+	} else if *logFlag != "" {
+		place.PublicKey = audit.PublicKeyPath(*logFlag)
+	}
+	var cp *audit.Checkpoint
+	var cpProblems []string
+	switch {
+	case place.Log == "":
+		fmt.Fprintln(stdout, "checkpoint: none recorded for this store (the chain is checked only against itself; give -checkpoints)")
+	default:
+		pub, err := audit.ReadPublicKey(place.PublicKey)
+		if err != nil {
+			return fmt.Errorf("checkpoint public key %s: %s", place.PublicKey, oneLine(err))
+		}
+		lr, err := audit.ReadCheckpoints(place.Log, pub)
+		if err != nil {
+			return fmt.Errorf("checkpoint log %s cannot be read: %s", place.Log, oneLine(err))
+		}
+		cp, cpProblems = lr.Latest, lr.Problems
+		fmt.Fprintf(stdout, "checkpoint log: %s (%d signed checkpoints, key %s from %s)\n", place.Log, lr.Lines, audit.KeyID(pub), place.PublicKey)
+		if cp != nil {
+			fmt.Fprintf(stdout, "latest checkpoint: seq %d at %s\n", cp.Seq, cp.Time.UTC().Format(time.RFC3339))
+		}
+	}
+
+	rep, err := auditbolt.VerifyFilesWith(ctx, auditbolt.VerifyOptions{Checkpoint: cp}, paths...)
 	if err != nil {
 		return openError(strings.Join(paths, ", "), err)
 	}
@@ -103,9 +141,18 @@ func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "files: %d\nrecords checked: %d (seq %d to %d, chain from %s)\nindex entries checked: %d\n",
 		len(rep.Files), rep.Records, rep.FirstSeq, rep.LastSeq, start, rep.IndexEntries)
-	if rep.OK() {
-		_, err := fmt.Fprintln(stdout, "chain: intact")
+	for _, p := range cpProblems {
+		fmt.Fprintf(stdout, "  %s: checkpoint log: %s\n", place.Log, p)
+	}
+	if rep.OK() && len(cpProblems) == 0 {
+		if cp != nil {
+			fmt.Fprintf(stdout, "checkpoint: the chain holds the signed hash at seq %d\n", cp.Seq)
+		}
+		_, err := fmt.Fprintln(stdout, "chain: intact; attributes and indexes match the records")
 		return err
+	}
+	if rep.OK() {
+		return fmt.Errorf("checkpoint log %s: %d lines do not verify (first: %s)", place.Log, len(cpProblems), cpProblems[0])
 	}
 	p, _ := rep.First()
 	fmt.Fprintf(stdout, "chain: BROKEN, %d problems\n", rep.ProblemsTotal)

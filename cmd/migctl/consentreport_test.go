@@ -79,14 +79,14 @@ func TestConsentReport(t *testing.T) {
 			if want := "nhs_number,group,age_band\n" + tc.row; rows != want {
 				t.Fatalf("report:\n%s\nwant:\n%s", rows, want)
 			}
-			// Consent recorded (2002, 2010, 2045, 2053) or dissent (2037): not listed.
-			for _, nhs := range []string{"9990002002", "9990002010", "9990002037", "9990002045", "9990002053"} {
+			// Consent recorded (2002, 2010, 2045, 2053, 2061) or dissent (2037): not listed.
+			for _, nhs := range []string{"9990002002", "9990002010", "9990002037", "9990002045", "9990002053", "9990002061"} {
 				if strings.Contains(rows, nhs) {
 					t.Fatalf("report lists %s:\n%s", nhs, rows)
 				}
 			}
-			if !strings.Contains(errs, "patients checked: 6") || !strings.Contains(errs, "dissent: 1\nnothing recorded: 1\n") ||
-				!strings.Contains(errs, "consent to share: 4\n") || strings.Contains(errs, "99900") {
+			if !strings.Contains(errs, "patients checked: 7") || !strings.Contains(errs, "dissent: 1\nnothing recorded: 1\n") ||
+				!strings.Contains(errs, "consent to share: 5\n") || strings.Contains(errs, "99900") {
 				t.Fatalf("summary: %q", errs)
 			}
 			evs := storedEvents(t, data)
@@ -100,7 +100,7 @@ func TestConsentReport(t *testing.T) {
 			if d.UserID != "pracadmin1" || d.OrgODS != "A99902" || d.Action != "E" || d.Outcome != audit.OutcomeSuccess || d.Subtype != "operation" {
 				t.Fatalf("audit event %+v", d)
 			}
-			q := base64.StdEncoding.EncodeToString([]byte("consent-report practice=A99902 patients=6"))
+			q := base64.StdEncoding.EncodeToString([]byte("consent-report practice=A99902 patients=7"))
 			if !strings.Contains(string(evs[0].Body), `"query":"`+q+`"`) {
 				t.Fatalf("audit event lacks the query: %s", evs[0].Body)
 			}

@@ -288,6 +288,15 @@ func TestMapOutputValidR4(t *testing.T) {
 				t.Errorf("entry %d (%s) is not valid R4: %v", i, r["resourceType"], err)
 			}
 		}
+		// bdl-7: one fullUrl, one entry.
+		seen := map[string]bool{}
+		for _, e := range arr(decode(t, b)["entry"]) {
+			u := str(obj(e)["fullUrl"])
+			if seen[u] {
+				t.Errorf("two entries with fullUrl %s", u)
+			}
+			seen[u] = true
+		}
 	}
 	for _, x := range syntheticExtracts(t) {
 		t.Run(x.nhs, func(t *testing.T) { check(t, x) })
@@ -877,4 +886,40 @@ func BenchmarkPipelineLargestSample(b *testing.B) {
 			encode(b, mapRec(b, parse(b)))
 		}
 	})
+}
+
+// TestMapReport: --report accounts, on standard error, for every item each
+// extract held (shown, withheld, merged, set aside by a named rule, or not
+// classifiable), prints no term or free text, and leaves standard output
+// the same Bundle.
+func TestMapReport(t *testing.T) {
+	line := regexp.MustCompile(`statements read: (\d+) \(accounted for: (\d+)\)`)
+	for _, x := range append(syntheticExtracts(t), sampleExtracts(t)...) {
+		t.Run(filepath.Base(x.path), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), []string{"map", "--format", x.format, "--report", x.path}, &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			m := line.FindStringSubmatch(errb.String())
+			if m == nil || m[1] != m[2] || m[1] == "0" {
+				t.Errorf("report does not account for every item:\n%s", errb.String())
+			}
+			doc, err := os.ReadFile(x.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := collectText(t, x, doc)
+			// Codes may be named (system and code); no other text of the
+			// extract may appear.
+			codeShaped := regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
+			for _, s := range append(append([]string(nil), in.free...), in.national...) {
+				if len(s) >= 6 && !codeShaped.MatchString(s) && strings.Contains(errb.String(), s) {
+					t.Errorf("the report shows %d characters of the extract's text", len(s))
+				}
+			}
+			if !json.Valid(out.Bytes()) {
+				t.Error("standard output is not the Bundle")
+			}
+		})
+	}
 }
