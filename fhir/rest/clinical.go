@@ -106,12 +106,11 @@ func (s *Server) search(c echo.Context) error {
 }
 
 func birthDateMatches(res *patientView, bd string) bool {
-	_, lo, hi, err := parseDate(bd)
+	prefix, lo, hi, err := parseDate(bd)
 	if err != nil || res.rec.Patient.BirthDate.IsZero() {
 		return false
 	}
-	t := res.rec.Patient.BirthDate.T
-	return !t.Before(lo) && t.Before(hi)
+	return dateMatches(prefix, lo, hi, res.rec.Patient.BirthDate.T)
 }
 
 // notePatient records, before any rule runs, which patient a search asks

@@ -26,7 +26,7 @@ func (s *Server) recordConsent(c echo.Context) error {
 		return done(err)
 	}
 	if !jsonContent(c.Request().Header.Get("Content-Type")) {
-		return s.refuse(c, r, "request", &mig.Error{Code: mig.EINVALID, Issue: mig.IssueBadRequest,
+		return s.refuse(c, r, "request", &mig.Error{Code: mig.EUNSUPPORTED, Issue: mig.IssueBadRequest,
 			Message: "a Consent must be sent as application/fhir+json"})
 	}
 	body, err := io.ReadAll(c.Request().Body)

@@ -16,6 +16,9 @@ var statusOf = map[string]int{
 	mig.ENOTACCEPTABLE: http.StatusNotAcceptable,
 	mig.ECONFLICT:      http.StatusConflict,
 	mig.ETOOLARGE:      http.StatusRequestEntityTooLarge,
+	mig.EURITOOLONG:    http.StatusRequestURITooLong,
+	mig.EUNSUPPORTED:   http.StatusUnsupportedMediaType,
+	mig.EHEADERS:       http.StatusRequestHeaderFieldsTooLarge,
 	mig.EUNAVAILABLE:   http.StatusServiceUnavailable,
 	mig.ETIMEOUT:       http.StatusGatewayTimeout,
 	mig.EINTERNAL:      http.StatusInternalServerError,
@@ -31,6 +34,9 @@ var issueTypeOf = map[string]string{
 	mig.ENOTACCEPTABLE: "not-supported",
 	mig.ECONFLICT:      "conflict",
 	mig.ETOOLARGE:      "too-costly",
+	mig.EURITOOLONG:    "too-long",
+	mig.EUNSUPPORTED:   "not-supported",
+	mig.EHEADERS:       "too-long",
 	mig.EUNAVAILABLE:   "transient",
 	mig.ETIMEOUT:       "timeout",
 	mig.EINTERNAL:      "exception",
@@ -47,7 +53,7 @@ func HTTPStatus(err error) int {
 // defaultIssue gives a GP Connect style detail code when the error has none.
 func defaultIssue(code string) string {
 	switch code {
-	case mig.EINVALID, mig.ETOOLARGE:
+	case mig.EINVALID, mig.ETOOLARGE, mig.EURITOOLONG, mig.EUNSUPPORTED, mig.EHEADERS:
 		return mig.IssueBadRequest
 	case mig.EFORBIDDEN, mig.EUNAUTHORIZED:
 		return mig.IssueAccessDenied

@@ -27,7 +27,7 @@ const (
 // that every refusal is audited the same way.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		raw, err := oidc.BearerToken(c.Request().Header.Get("Authorization"))
+		raw, err := oidc.BearerTokenOf(c.Request().Header.Values("Authorization"))
 		if err == nil {
 			var p *consent.Principal
 			p, err = s.Verifier.Verify(c.Request().Context(), raw)

@@ -16,6 +16,7 @@ func TestHTTPStatus(t *testing.T) {
 		mig.EINVALID: 400, mig.EUNAUTHORIZED: 401, mig.EFORBIDDEN: 403, mig.ENOTFOUND: 404,
 		mig.ENOTALLOWED: 405, mig.ENOTACCEPTABLE: 406, mig.ECONFLICT: 409, mig.ETOOLARGE: 413,
 		mig.EUNAVAILABLE: 503, mig.ETIMEOUT: 504, mig.EINTERNAL: 500,
+		mig.EURITOOLONG: 414, mig.EUNSUPPORTED: 415, mig.EHEADERS: 431,
 	}
 	for code, want := range cases {
 		if got := HTTPStatus(&mig.Error{Code: code}); got != want {

@@ -186,20 +186,25 @@ func dateParam(name string) searchParam {
 			if d.IsZero() {
 				return false, nil
 			}
-			t := d.T
-			switch prefix {
-			case "ge":
-				return !t.Before(lo), nil
-			case "gt":
-				return !t.Before(hi), nil
-			case "le":
-				return t.Before(hi), nil
-			case "lt":
-				return t.Before(lo), nil
-			default:
-				return !t.Before(lo) && t.Before(hi), nil
-			}
+			return dateMatches(prefix, lo, hi, d.T), nil
 		}}
+}
+
+// dateMatches reports whether t is in the search's range: prefix and the
+// half-open interval [lo, hi) parseDate read.
+func dateMatches(prefix string, lo, hi, t time.Time) bool {
+	switch prefix {
+	case "ge":
+		return !t.Before(lo)
+	case "gt":
+		return !t.Before(hi)
+	case "le":
+		return t.Before(hi)
+	case "lt":
+		return t.Before(lo)
+	default:
+		return !t.Before(lo) && t.Before(hi)
+	}
 }
 
 // parseDate reads a FHIR date search value into the half-open interval
@@ -276,7 +281,13 @@ func (s *Server) parseQuery(typ string, params url.Values, extra map[string]bool
 		}
 	}
 	sort.Slice(q.filters, func(i, j int) bool { return q.filters[i].p.Name < q.filters[j].p.Name })
-	if v := params.Get("_count"); v != "" {
+	if vs, ok := params["_count"]; ok {
+		// Present means given: an empty _count= is refused, not read as
+		// the default, so the audit trail's query is what was served.
+		v := ""
+		if len(vs) > 0 {
+			v = vs[0]
+		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > s.MaxCount {
 			return nil, invalidParam("_count must be a whole number from 1 to %d", s.MaxCount)

@@ -72,6 +72,40 @@ type Server struct {
 	TrustedProxies []*net.IPNet
 	WWWAuthHeader  func(err error) string // RFC 6750 WWW-Authenticate value for a 401
 	Launch         *LaunchAPI             // optional: launching the Shared Record Viewer in context
+
+	// MaxURIBytes caps the request line's target (path and query): longer
+	// is 414 (default 8 KiB). MaxHeaderBytes caps the header fields, names
+	// and values together: more is 431 (default 32 KiB). Both are answered
+	// with an OperationOutcome and audited; the http.Server's own
+	// MaxHeaderBytes should sit above their sum (see HardHeaderLimit).
+	MaxURIBytes    int
+	MaxHeaderBytes int
+	// WriteTimeout is how long a response may take, from the moment its
+	// route is known (default 60 s: above a GP fetch's timeout);
+	// ExportWriteTimeout is the streaming AuditEvent $export's (default 30 min).
+	WriteTimeout       time.Duration
+	ExportWriteTimeout time.Duration
+}
+
+// Defaults of the request caps and write timeouts.
+const (
+	DefaultMaxURIBytes        = 8 << 10
+	DefaultMaxHeaderBytes     = 32 << 10
+	DefaultWriteTimeout       = 60 * time.Second
+	DefaultExportWriteTimeout = 30 * time.Minute
+)
+
+// HardHeaderLimit is the http.Server MaxHeaderBytes for a Server with these
+// caps: room for a request line and headers at their caps, so that the
+// gateway (not net/http's bare 431) answers anything up to twice that.
+func HardHeaderLimit(maxURI, maxHeader int) int {
+	if maxURI <= 0 {
+		maxURI = DefaultMaxURIBytes
+	}
+	if maxHeader <= 0 {
+		maxHeader = DefaultMaxHeaderBytes
+	}
+	return 2 * (maxURI + maxHeader)
 }
 
 func (s *Server) now() time.Time {
@@ -98,6 +132,18 @@ func (s *Server) Handler() http.Handler {
 	if s.ViewContext == nil {
 		s.ViewContext = record.DefaultViewContext
 	}
+	if s.MaxURIBytes <= 0 {
+		s.MaxURIBytes = DefaultMaxURIBytes
+	}
+	if s.MaxHeaderBytes <= 0 {
+		s.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if s.WriteTimeout <= 0 {
+		s.WriteTimeout = DefaultWriteTimeout
+	}
+	if s.ExportWriteTimeout <= 0 {
+		s.ExportWriteTimeout = DefaultExportWriteTimeout
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -115,7 +161,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
-	e.Use(s.requestID, s.logRequests, s.negotiate)
+	e.Use(s.requestID, s.logRequests, s.limitRequest, s.negotiate)
 	s.routes(e)
 	return e
 }
@@ -155,6 +201,54 @@ func safeID(s string) string {
 		}
 	}
 	return s
+}
+
+// limitRequest refuses a request line over MaxURIBytes (414) and header
+// fields over MaxHeaderBytes (431), before anything reads them (no token
+// is verified, no parameter parsed), and sets the route's write deadline.
+// The refusal is audited like any other: the request is unauthenticated,
+// so its event is combined with its source's others, and its query is
+// kept only as a bounded prefix with its hash (audit.MaxQueryBytes).
+func (s *Server) limitRequest(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		wt := s.WriteTimeout
+		if strings.HasPrefix(c.Path(), "/fhir/AuditEvent/$export") {
+			wt = s.ExportWriteTimeout
+		}
+		// A writer that cannot take deadlines (a test recorder) just has none.
+		_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Now().Add(wt))
+		var refusal *mig.Error
+		if len(req.RequestURI) > s.MaxURIBytes {
+			refusal = &mig.Error{Code: mig.EURITOOLONG, Issue: mig.IssueBadRequest,
+				Message: "request line longer than " + strconv.Itoa(s.MaxURIBytes) + " bytes; send long searches as POST .../_search with a form body"}
+		} else if n := headerBytes(req); n > s.MaxHeaderBytes {
+			refusal = &mig.Error{Code: mig.EHEADERS, Issue: mig.IssueBadRequest,
+				Message: "request header fields larger than " + strconv.Itoa(s.MaxHeaderBytes) + " bytes"}
+		}
+		if refusal == nil {
+			return next(c)
+		}
+		r := &consent.Request{ID: c.Get(keyRequestID).(string), Time: s.now(), SourceIP: c.RealIP(), Query: req.URL.Path}
+		if len(req.RequestURI) > s.MaxURIBytes {
+			r.Query = req.RequestURI // kept as a bounded prefix and its SHA-256
+		}
+		c.Set("mig.request", r)
+		c.Response().Header().Set("Connection", "close")
+		return s.refuse(c, r, "request", refusal)
+	}
+}
+
+// headerBytes is the size of req's header fields as sent: names, values
+// and the ": " and CRLF of each line.
+func headerBytes(req *http.Request) int {
+	n := len(req.Host) + len("Host: \r\n")
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 // logRequests writes one JSON log line per request: id, method, route
@@ -271,7 +365,7 @@ func (s *Server) echoError(err error, c echo.Context) {
 		case http.StatusRequestEntityTooLarge:
 			me = &mig.Error{Code: mig.ETOOLARGE, Message: "request body too large"}
 		case http.StatusUnsupportedMediaType:
-			me = &mig.Error{Code: mig.EINVALID, Issue: mig.IssueBadRequest, Message: "unsupported request content type"}
+			me = &mig.Error{Code: mig.EUNSUPPORTED, Issue: mig.IssueBadRequest, Message: "unsupported request content type"}
 		default:
 			me = &mig.Error{Code: mig.EINVALID, Issue: mig.IssueBadRequest, Message: http.StatusText(he.Code)}
 		}
@@ -334,10 +428,17 @@ func (s *Server) newRequest(c echo.Context, op consent.Operation, typ string) *c
 	return r
 }
 
+// auditContext is the context an audit write runs on: the request's
+// values without its cancellation, so a client that hangs up cannot stop
+// the record of what it asked (the recorder bounds the write itself).
+func auditContext(c echo.Context) context.Context {
+	return context.WithoutCancel(c.Request().Context())
+}
+
 // refuse records a refusal or error (audit) and answers it. If the audit
 // record cannot be written the answer is 503, never the refusal's data.
 func (s *Server) refuse(c echo.Context, r *consent.Request, rule string, err error) error {
-	err = withIssue(err)
+	err = gpSystemFault(rule, withIssue(err))
 	if r.Decision.Verdict != consent.Reject || r.Decision.Err == nil {
 		r.Decision = consent.Decision{Verdict: consent.Reject, Rule: rule, Err: err}
 	} else {
@@ -346,7 +447,7 @@ func (s *Server) refuse(c echo.Context, r *consent.Request, rule string, err err
 		rule = r.Decision.Rule
 	}
 	c.Set(keyRule, rule)
-	if cerr := s.Chain.Complete(c.Request().Context(), r); cerr != nil {
+	if cerr := s.Chain.Complete(auditContext(c), r); cerr != nil {
 		s.Log.Error().Str("request_id", r.ID).Str("error_code", mig.ErrorCode(cerr)).Msg("audit record not written")
 		return s.writeError(c, auditUnavailable(cerr))
 	}
@@ -369,6 +470,21 @@ func withIssue(err error) error {
 	return &cp
 }
 
+// gpSystemFault turns a size limit the GP system's extract ran into (rule
+// gp-system: ETOOLARGE) into 503 GP_SYSTEM_UNAVAILABLE. 413 would tell the
+// client its request was too large; the client asked for nothing wrong,
+// the GP system sent more than this gateway accepts, exactly as when it
+// sends nothing (README, "Errors").
+func gpSystemFault(rule string, err error) error {
+	var me *mig.Error
+	if rule != "gp-system" || !errors.As(err, &me) || me.Code != mig.ETOOLARGE {
+		return err
+	}
+	cp := *me
+	cp.Code, cp.Issue = mig.EUNAVAILABLE, mig.IssueGPSystemUnavailable
+	return &cp
+}
+
 func auditUnavailable(err error) error {
 	return &mig.Error{Code: mig.EUNAVAILABLE, Issue: mig.IssueAuditUnavailable,
 		Message: "the audit trail cannot be written, so no data is released; try again later", Err: err}
@@ -381,7 +497,7 @@ func (s *Server) commit(c echo.Context, r *consent.Request) error {
 	if r.Decision.Verdict != consent.Authorized {
 		return s.refuseOnce(c, r, "deny-by-default", &mig.Error{Code: mig.EFORBIDDEN, Issue: mig.IssueAccessDenied, Message: "no rule authorised this request"})
 	}
-	if cerr := s.Chain.Complete(c.Request().Context(), r); cerr != nil {
+	if cerr := s.Chain.Complete(auditContext(c), r); cerr != nil {
 		s.Log.Error().Str("request_id", r.ID).Str("error_code", mig.ErrorCode(cerr)).Msg("audit record not written: data withheld")
 		c.Set(keyRule, "audit")
 		if err := s.writeError(c, auditUnavailable(cerr)); err != nil {

@@ -81,6 +81,10 @@ type Config struct {
 		MaxBackoff Duration `json:"maxBackoff"` // retry cap for GP access notifications, default 10m
 	} `json:"notifications"`
 
+	HTTP      HTTPConfig      `json:"http"`      // request caps and timeouts (limits.go)
+	Refusals  RefusalsConfig  `json:"refusals"`  // combining unauthenticated refusals in the audit trail
+	FreeSpace FreeSpaceConfig `json:"freeSpace"` // the data directory's free-space floors
+
 	// Launch registers the clinical systems that may launch the Shared
 	// Record Viewer in context (POST /smart/launch, private_key_jwt).
 	Launch struct {

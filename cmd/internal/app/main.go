@@ -61,6 +61,7 @@ type Main struct {
 	server     *http.Server
 	gpsim      *http.Server
 	audit      *auditbolt.Store
+	recorder   *audit.Recorder
 	consents   *consentbolt.DB
 	index      *locbolt.Index
 	practices  map[string]*source.Practice
@@ -122,15 +123,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// Stores: each a bbolt file behind its domain interface.
 	if m.audit, err = auditbolt.Open(filepath.Join(cfg.DataDir, "audit.db"), auditbolt.Options{}); err != nil {
 		ln.Close()
-		return fmt.Errorf("audit store: %v", err)
+		return storeError("audit store", cfg.DataDir, err)
 	}
 	if m.consents, err = consentbolt.Open(filepath.Join(cfg.DataDir, "consent.db")); err != nil {
 		ln.Close()
-		return fmt.Errorf("consent store: %v", err)
+		return storeError("consent store", cfg.DataDir, err)
 	}
 	if m.index, err = locbolt.Open(filepath.Join(cfg.DataDir, "locator.db")); err != nil {
 		ln.Close()
-		return fmt.Errorf("patient index: %v", err)
+		return storeError("patient index", cfg.DataDir, err)
 	}
 	m.agreements = m.consents.Agreements()
 	if m.Dev {
@@ -193,8 +194,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// decision is recorded and a failed write fails the request.
 	// LaunchScope comes first: under a launch, no rule can authorise
 	// another patient.
+	m.recorder = m.newRecorder(m.audit)
 	chain := append(append(consent.Chain{consent.LaunchScope{}}, consent.NewChain(cfg.Access, m.agreements, m.consents.ViewConsents())...),
-		audit.NewRecorder(m.audit, audit.RecorderOptions{}))
+		m.recorder)
 	launchClients, err := m.launchClients()
 	if err != nil {
 		ln.Close()
@@ -243,6 +245,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		_, n, _ := net.ParseCIDR(p) // checked by Validate
 		srv.TrustedProxies = append(srv.TrustedProxies, n)
 	}
+	m.limitServer(srv)
 	if m.IdP != nil {
 		srv.TokenURL = m.IdP.Issuer() + "/token"
 		srv.AuthorizeURL = m.IdP.Issuer() + "/authorize"
@@ -258,8 +261,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.goRun(func() { loc.Run(ctx) })
 	m.goRun(func() { deliverer.Run(ctx) })
 	m.goRun(func() { jobs.Work(ctx, time.Second) })
+	m.goRun(func() { m.recorder.Run(ctx) }) // combined refusal events; the last flush at Close
 
-	m.server = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	m.server = m.httpServer(srv.Handler())
 	m.goRun(func() {
 		if err := m.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Log.Error().Err(err).Msg("server stopped")
@@ -445,7 +449,7 @@ func (m *Main) setUpDev(ctx context.Context, addr *net.TCPAddr) error {
 	idp, err := devidp.Start(ctx, devidp.Options{Addr: idpAddr, Audience: cfg.Auth.Audience,
 		KeyFile: filepath.Join(cfg.DataDir, "devidp.key")})
 	if err != nil {
-		return fmt.Errorf("development identity provider: %v", err)
+		return fmt.Errorf("development identity provider on %s: %v (choose another address with -dev-idp-addr)", idpAddr, err)
 	}
 	m.IdP = idp
 	cfg.Auth.Issuer = idp.Issuer()
