@@ -119,9 +119,9 @@ func codeShaped(s string) bool {
 func (rp Report) Write(w io.Writer, label string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "report: %s\n", label)
-	fmt.Fprintf(&b, "  statements read: %d (accounted for: %d)\n", rp.Read, rp.Accounted())
+	fmt.Fprintf(&b, "  entries read: %d (accounted for: %d)\n", rp.Read, rp.Accounted())
 	fmt.Fprintf(&b, "  shown: %d entries as %s\n", rp.Shown, counts(rp.Written))
-	fmt.Fprintf(&b, "  withheld: confidential %d, by access rules %d\n", rp.Confidential, rp.Rejected)
+	fmt.Fprintf(&b, "  withheld: confidential %d, sensitive or outside the agreement %d\n", rp.Confidential, rp.Rejected)
 	fmt.Fprintf(&b, "  repeats merged: %d\n", rp.Duplicates)
 	rules := map[string]int{}
 	for r, n := range rp.Rules {

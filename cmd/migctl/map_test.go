@@ -893,7 +893,7 @@ func BenchmarkPipelineLargestSample(b *testing.B) {
 // classifiable), prints no term or free text, and leaves standard output
 // the same Bundle.
 func TestMapReport(t *testing.T) {
-	line := regexp.MustCompile(`statements read: (\d+) \(accounted for: (\d+)\)`)
+	line := regexp.MustCompile(`entries read: (\d+) \(accounted for: (\d+)\)`)
 	for _, x := range append(syntheticExtracts(t), sampleExtracts(t)...) {
 		t.Run(filepath.Base(x.path), func(t *testing.T) {
 			var out, errb bytes.Buffer
