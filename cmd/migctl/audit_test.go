@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"os"
@@ -333,5 +334,144 @@ func TestAuditReport(t *testing.T) {
 				t.Fatalf("%v: report lacks %q:\n%s", tc.args, w, out)
 			}
 		}
+	}
+}
+
+// checkpointed writes n events, signs the head into a checkpoint log kept
+// outside the data directory, records the log's place in the store (as
+// migd does) and returns the data directory, the log and a copy of the
+// store taken after its first `older` events.
+func checkpointed(t *testing.T, n, older int) (dir, log, olderCopy string) {
+	t.Helper()
+	ctx := context.Background()
+	dir = t.TempDir()
+	witness := t.TempDir()
+	keyPath := filepath.Join(witness, "checkpoint.key")
+	if err := audit.CreateCheckpointKey(keyPath); err != nil {
+		t.Fatal(err)
+	}
+	key, err := audit.LoadCheckpointKey(keyPath, audit.KeyRules{NotUnder: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log = filepath.Join(witness, "checkpoints.log")
+	if err := audit.WritePublicKey(audit.PublicKeyPath(log), key.Public().(ed25519.PublicKey)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "audit.db")
+	olderCopy = filepath.Join(t.TempDir(), "older.db")
+	s, err := auditbolt.Open(path, auditbolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCheckpointPlace(ctx, auditbolt.CheckpointPlace{Log: log, PublicKey: audit.PublicKeyPath(log)}); err != nil {
+		t.Fatal(err)
+	}
+	cps := audit.NewCheckpointer(s, key, log, nil, audit.CheckpointerOptions{})
+	for i := 0; i < n; i++ {
+		if i == older {
+			s.Close()
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(olderCopy, b, 0o600)
+			if s, err = auditbolt.Open(path, auditbolt.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			cps = audit.NewCheckpointer(s, key, log, cps.Last(), audit.CheckpointerOptions{})
+		}
+		if _, err := s.Append(ctx, testEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 9 {
+			if _, err := cps.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := cps.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, log, olderCopy
+}
+
+// replaceAll replaces every occurrence of old by new (same length) in the
+// closed store file.
+func replaceAll(t *testing.T, path string, old, new []byte) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, old) {
+		t.Fatalf("%q not in the file", old)
+	}
+	if err := os.WriteFile(path, bytes.ReplaceAll(raw, old, new), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAuditVerifyCheckpointsAndIndexes: verify finds the checkpoint log and
+// key where the store says, checks the chain against the latest signed
+// checkpoint and rebuilds the indexes from the records, naming what
+// differs without printing an NHS number.
+func TestAuditVerifyCheckpointsAndIndexes(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, dir, log, older string)
+		args   func(dir, log string) []string
+		code   int
+		out    []string
+	}{
+		{"intact", nil, nil, 0, []string{"latest checkpoint: seq 40", "checkpoint: the chain holds the signed hash at seq 40", "chain: intact; attributes and indexes match"}},
+		{"rollback to an older copy", func(t *testing.T, dir, _, older string) {
+			b, _ := os.ReadFile(older)
+			os.WriteFile(filepath.Join(dir, "audit.db"), b, 0o600)
+		}, nil, 1, []string{"checkpoint at seq 25", "chain ends at seq 25 but the latest signed checkpoint", "is at seq 40"}},
+		{"patient moved out of the patient index (bytes on disk)", func(t *testing.T, dir, _, _ string) {
+			replaceAll(t, filepath.Join(dir, "audit.db"), []byte("9990001006\x00"), []byte("9990001014\x00"))
+		}, nil, 1, []string{"ix_patient: entry for seq 1 (patient not shown) missing", "ix_patient: extra entry"}},
+		{"user index entries moved to another user", func(t *testing.T, dir, _, _ string) {
+			replaceAll(t, filepath.Join(dir, "audit.db"), []byte("u2\x00\x00"), []byte("u9\x00\x00"))
+		}, nil, 1, []string{`ix_user: entry "u2" for seq 2 missing`, `ix_user: extra entry "u9" for seq 2`}},
+		{"forged line in the checkpoint log", func(t *testing.T, _, log, _ string) {
+			f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString(`{"seq":41,"head":"` + strings.Repeat("00", 32) + `","time":"2026-11-03T00:00:00Z","key":"x","sig":"` + strings.Repeat("A", 86) + `=="}` + "\n")
+			f.Close()
+		}, nil, 1, []string{"checkpoint log: line", "signature does not verify"}},
+		{"-checkpoints overrides the recorded place", func(t *testing.T, dir, log, _ string) {
+			os.Rename(log, log+".moved")
+			os.Rename(audit.PublicKeyPath(log), audit.PublicKeyPath(log+".moved"))
+		}, func(dir, log string) []string {
+			return []string{"audit", "verify", "-data", dir, "-checkpoints", log + ".moved"}
+		}, 0, []string{"checkpoints.log.moved", "checkpoint: the chain holds the signed hash at seq 40"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, log, older := checkpointed(t, 40, 25)
+			if tc.tamper != nil {
+				tc.tamper(t, dir, log, older)
+			}
+			args := []string{"audit", "verify", "-data", dir}
+			if tc.args != nil {
+				args = tc.args(dir, log)
+			}
+			code, out, errs := runCLI(t, args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stdout:\n%s\nstderr: %s", code, tc.code, out, errs)
+			}
+			for _, w := range tc.out {
+				if !strings.Contains(out, w) {
+					t.Fatalf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(out+errs, "9990001006") || strings.Contains(out+errs, "9990001014") {
+				t.Fatalf("verify printed an NHS number:\n%s%s", out, errs)
+			}
+		})
 	}
 }
