@@ -51,6 +51,7 @@ type page struct {
 	SortAsc    bool
 	SortLink   string
 	Demo       *demographics
+	Refusal    string // why this tab is not shown
 
 	// EHR simulator.
 	Patients []simPatient
@@ -312,14 +313,6 @@ func (v *Viewer) showView(c echo.Context) error {
 		return echo.ErrNotFound
 	}
 	b, err := v.gw.view(c.Request().Context(), s.Token, pc.Launch, pc.PatientID, view)
-	var allergiesRefused bool
-	if err != nil {
-		var ae *apiError
-		if !(view == "summary" && errors.As(err, &ae) && ae.Issue == mig.IssueNoOrganisationConsent) {
-			return v.refusal(c, err, pc)
-		}
-		allergiesRefused = true
-	}
 	asc := c.QueryParam("sort") == "asc"
 	sealed := c.Param("ctx")
 	p := &page{Title: label, View: view, ViewLabel: label, SortAsc: asc, Emergency: pc.Emergency}
@@ -330,11 +323,18 @@ func (v *Viewer) showView(c echo.Context) error {
 	if asc {
 		p.SortLink = "/p/" + sealed + "/" + view
 	}
-	if allergiesRefused {
-		// The Summary (which holds allergies) is outside the agreement.
-		p.Notes = []string{"The Summary is not covered by your organisation's agreement: " + safeDiag(err)}
-		p.Sections = []section{{ID: "allergies", Title: "Allergies and adverse reactions", Empty: msgAllergiesNotC}}
-		return v.render(c, http.StatusOK, "record", p)
+	if err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Status == http.StatusUnauthorized || ae.Issue == mig.IssuePatientNotFound {
+			return v.refusal(c, err, pc, label)
+		}
+		// The other tabs may still be allowed: say why this one is not,
+		// inside the tabs.
+		p.Refusal = v.explain(c, ae, label)
+		if view == "summary" && ae.Issue == mig.IssueNoOrganisationConsent {
+			p.Sections = []section{{ID: "allergies", Title: "Allergies and adverse reactions", Empty: msgAllergiesNotC}}
+		}
+		return v.render(c, refusalStatus(ae), "record", p)
 	}
 	p.Banner = patientBanner(b.patient(), v.cfg.Now())
 	p.Emergency = p.Emergency || b.Emergency
@@ -357,48 +357,68 @@ func (v *Viewer) showView(c echo.Context) error {
 }
 
 // refusal explains, in plain and true words, why the gateway said no.
-func (v *Viewer) refusal(c echo.Context, err error, pc *patientCtx) error {
+func (v *Viewer) refusal(c echo.Context, err error, pc *patientCtx, view ...string) error {
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		return err
 	}
-	p := &page{Title: "Record not shown", Heading: "The record cannot be shown", Link: "/", LinkText: "Find another patient"}
-	status := ae.Status
+	switch {
+	case ae.Issue == mig.IssuePatientNotFound:
+		return v.notFound(c)
+	case ae.Status == http.StatusUnauthorized:
+		return v.endSessionRedirect(c, "expired")
+	}
+	label := ""
+	if len(view) > 0 {
+		label = view[0]
+	}
+	p := &page{Title: "Record not shown", Heading: "The record cannot be shown", Link: "/", LinkText: "Find another patient",
+		Message: v.explain(c, ae, label)}
+	return v.render(c, refusalStatus(ae), "message", p)
+}
+
+func refusalStatus(ae *apiError) int {
+	if ae.Status < 400 || ae.Issue == "UNREACHABLE" {
+		return http.StatusBadGateway
+	}
+	return ae.Status
+}
+
+// explain says why: NO_PATIENT_CONSENT never claims which of its two
+// causes; NO_ORGANISATION_CONSENT names the organisation or the view.
+func (v *Viewer) explain(c echo.Context, ae *apiError, view string) string {
+	s, _ := c.Get("session").(*session)
+	org := ""
+	if s != nil {
+		org = s.Org
+	}
 	switch ae.Issue {
 	case mig.IssueNoPatientConsent:
-		p.Message = "The patient's GP record does not allow sharing: no consent to share is recorded, or the patient has opted out."
+		return "The patient's GP record does not allow sharing: no consent to share is recorded, or the patient has opted out."
 	case mig.IssueNoOrganisationConsent:
-		p.Message = "Your organisation's sharing agreement does not cover this: " + safeDiag(err) + "."
+		switch {
+		case strings.Contains(ae.Diagnostics, "not in any active sharing agreement"):
+			return "Your organisation (" + org + ") is not in any active Information Sharing Agreement, so no GP records can be shown to its staff."
+		case view != "" && strings.Contains(ae.Diagnostics, "requested view"):
+			return "The " + view + " view is not covered by your organisation's (" + org + ") Information Sharing Agreement with this patient's GP practice."
+		}
+		return "Your organisation's sharing agreement does not cover this: " + safeDiag(ae) + "."
 	case mig.IssueNoViewConsent:
-		p.Message = "The patient's consent to view is not recorded for this episode, or the patient refused."
-	case mig.IssuePatientNotFound:
-		return v.notFound(c)
+		return "The patient's consent to view is not recorded for this episode, or the patient refused."
 	case mig.IssueAccessDenied:
-		if ae.Status == http.StatusUnauthorized {
-			return v.endSessionRedirect(c, "expired")
-		}
-		p.Message = "You are not allowed to see this: " + safeDiag(err) + "."
+		return "You are not allowed to see this: " + safeDiag(ae) + "."
 	case mig.IssueGPSystemUnavailable:
-		p.Message = "The patient's GP system is not answering right now, so the record cannot be read. Try again in a few minutes. (" + safeDiag(err) + ")"
+		return "The patient's GP system is not answering right now, so the record cannot be read. Try again in a few minutes. (" + safeDiag(ae) + ")"
 	case mig.IssueAuditUnavailable:
-		p.Message = "The record is not shown because the access could not be recorded in the audit trail. Try again later."
+		return "The record is not shown because the access could not be recorded in the audit trail. Try again later."
 	case mig.IssueDuplicatePatient:
-		p.Message = "Two GP practices claim this NHS number, so the record is not shown. Check with the GP practice."
+		return "Two GP practices claim this NHS number, so the record is not shown. Check with the GP practice."
 	case mig.IssueInvalidNHSNumber:
-		p.Message = "The NHS number is not valid."
+		return "The NHS number is not valid."
 	case "UNREACHABLE":
-		status = http.StatusBadGateway
-		p.Message = "The Medical Interoperability Gateway could not be reached. Try again."
-	default:
-		if ae.Status == http.StatusUnauthorized {
-			return v.endSessionRedirect(c, "expired")
-		}
-		p.Message = "The gateway refused the request: " + safeDiag(err) + "."
+		return "The Medical Interoperability Gateway could not be reached. Try again."
 	}
-	if status < 400 {
-		status = http.StatusBadGateway
-	}
-	return v.render(c, status, "message", p)
+	return "The gateway refused the request: " + safeDiag(ae) + "."
 }
 
 // safeDiag is the gateway's diagnostics (content-free by the gateway's

@@ -409,7 +409,7 @@ func TestRecordTabsSayWhatIsNotShown(t *testing.T) {
 				`{"resourceType":"Observation","id":"b2","category":[{"coding":[{"code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"effectiveDateTime":"2026-10-15T09:35:00Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":132,"unit":"mmHg"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":84,"unit":"mmHg"}}]}`))
 		default:
 			w.WriteHeader(403)
-			io.WriteString(w, outcome("NO_ORGANISATION_CONSENT", "the sharing agreement does not cover the risks view"))
+			io.WriteString(w, outcome("NO_ORGANISATION_CONSENT", "the sharing agreement does not cover the requested view"))
 		}
 	})
 	token := csrfOf(t, do(t, c, http.MethodGet, r.srv.URL+"/", nil).body)
@@ -447,7 +447,7 @@ func TestRecordTabsSayWhatIsNotShown(t *testing.T) {
 		t.Error("medication lacks its empty states")
 	}
 	risks := do(t, c, http.MethodGet, base+"risks", nil)
-	if risks.status != http.StatusForbidden || !strings.Contains(risks.body, "does not cover the risks view") {
+	if risks.status != http.StatusForbidden || !strings.Contains(risks.body, "The Risks and warnings view is not covered by your organisation&#39;s (RX999) Information Sharing Agreement") || !strings.Contains(risks.body, `class="srv-tabs__link"`) {
 		t.Errorf("refused view: %d", risks.status)
 	}
 	// Another session cannot use this tab's patient context.
@@ -463,7 +463,7 @@ func TestRefusalsInPlainWords(t *testing.T) {
 	token := csrfOf(t, do(t, c, http.MethodGet, r.srv.URL+"/", nil).body)
 	for issue, want := range map[string]string{
 		"NO_PATIENT_CONSENT":      "The patient's GP record does not allow sharing: no consent to share is recorded, or the patient has opted out.",
-		"NO_ORGANISATION_CONSENT": "does not cover this: the requesting organisation is not in any active sharing agreement",
+		"NO_ORGANISATION_CONSENT": "Your organisation (RX999) is not in any active Information Sharing Agreement",
 	} {
 		r.gw.on("POST /fhir/Patient/_search", refuse(403, issue, "the requesting organisation is not in any active sharing agreement"))
 		res := do(t, c, http.MethodPost, r.srv.URL+"/search", url.Values{"csrf": {token}, "nhs": {"9990001006"}, "dob-day": {"14"}, "dob-month": {"3"}, "dob-year": {"1950"}})

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,26 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("gateway did not start: %v", err)
 	}
 	t.Cleanup(func() { m.Close() })
+
+	// An organisation whose agreement covers only some views, through the
+	// admin API as an administrator would add it.
+	admin, err := m.IdP.MintToken("admin", "R8000", app.DevOperatorOrg, "Admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agreement := `{"id":"E2E-PARTIAL","title":"Problems and medication only","providers":["A99901","A99902","A99903"],
+		"recipients":["QX999"],"views":["problems","medication"],"validFrom":"2020-01-01T00:00:00Z","status":"active"}`
+	req, _ := http.NewRequest(http.MethodPost, m.URL+"/admin/agreements", strings.NewReader(agreement))
+	req.Header.Set("Authorization", "Bearer "+admin)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("adding the partial agreement: HTTP %d", resp.StatusCode)
+	}
 
 	key, err := devidp.ReadClientKey(filepath.Join(m.Config.DataDir, app.DevEHRKeyFile))
 	if err != nil {

@@ -232,6 +232,34 @@ test('refused paths are explained in plain, true words', async () => {
   await ctx2.close();
 });
 
+test('an agreement covering some views: the others say so, the covered ones show', async () => {
+  const ctx = await newContext();
+  const page = await ctx.newPage();
+  await signIn(page, SRV, { user: 'e2e-partial', name: 'Dr Partial', org: 'QX999' });
+  await search(page, '9990001006', ['14', '3', '1950']);
+  await page.waitForSelector('#record-consent');
+  await consent(page, 'given');
+  await page.waitForSelector('#view-heading:text-is("Summary")');
+  assert.match(await page.textContent('#message'), /The Summary view is not covered by your organisation's \(QX999\) Information Sharing Agreement/);
+  assert.match(await page.textContent('#allergies'), /Allergies are not covered by your organisation's agreement/);
+  await check(page, 'summary-not-covered');
+  await page.click('.srv-tabs__link:text-is("Problems")');
+  await page.waitForSelector('#patient-name');
+  assert.match(await page.textContent('#active-problems'), /Type 2 diabetes mellitus/);
+  await page.click('.srv-tabs__link:text-is("Risks and warnings")');
+  assert.match(await page.textContent('#message'), /Risks and warnings view is not covered/);
+  await ctx.close();
+  // An organisation in no agreement at all.
+  const ctx2 = await newContext();
+  const p2 = await ctx2.newPage();
+  await signIn(p2, SRV, { user: 'e2e-outsider', name: 'Dr Outsider', org: 'ZZ999' });
+  await search(p2, '9990001006', ['14', '3', '1950']);
+  await p2.waitForSelector('#message');
+  assert.match(await p2.textContent('#message'), /Your organisation \(ZZ999\) is not in any active Information Sharing Agreement/);
+  await check(p2, 'organisation-in-no-agreement');
+  await ctx2.close();
+});
+
 // launchFromSimulator submits the EHR simulator's form and returns the new
 // tab, and the /launch URL it was opened at.
 async function launchFromSimulator(sim, nhs, user) {
