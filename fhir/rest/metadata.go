@@ -85,7 +85,10 @@ func (s *Server) smartConfiguration(c echo.Context) error {
 	if s.Launch != nil {
 		// EHR launch: the viewer takes iss and launch; the clinical system
 		// creates the launch here, and the viewer redeems it as the user.
-		doc["capabilities"] = append(doc["capabilities"].([]string), "launch-ehr", "context-ehr-patient")
+		// The patient context comes from the redeem endpoint, not from the
+		// token response (the identity provider knows nothing of launches),
+		// so context-ehr-patient is not claimed.
+		doc["capabilities"] = append(doc["capabilities"].([]string), "launch-ehr")
 		base := strings.TrimSuffix(s.Base, "/fhir")
 		doc["mig_launch_endpoint"] = base + "/smart/launch"
 		doc["mig_launch_redeem_endpoint"] = base + "/smart/launch/redeem"
