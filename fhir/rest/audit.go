@@ -109,8 +109,8 @@ func (s *Server) auditQuery(ctx context.Context, r *consent.Request, p url.Value
 	if v := p.Get("subtype"); v != "" {
 		_, q.Subtype = splitToken(v)
 	}
-	if v := p.Get("_count"); v != "" {
-		n, err := strconv.Atoi(v)
+	if _, given := p["_count"]; given {
+		n, err := strconv.Atoi(p.Get("_count")) // an empty _count= is refused too
 		if err != nil || n < 1 || n > s.MaxCount {
 			return q, invalidParam("_count must be a whole number from 1 to %d", s.MaxCount)
 		}

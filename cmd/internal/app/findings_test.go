@@ -140,9 +140,14 @@ func TestSearchParameterFindings(t *testing.T) {
 		})
 	}
 	pid := g.ids.Patient(tppConsent)
-	for _, path := range []string{"/fhir/Condition?patient=" + pid + "&_count=", "/fhir/Condition?_count&patient=" + pid} {
-		t.Run("empty _count "+path[len(path)-8:], func(t *testing.T) {
-			g.callRule(t, want{400, "INVALID_PARAMETER"}, "request", func() *response { return g.do(http.MethodGet, path, clin, nil) })
+	aud := g.auditorToken()
+	for _, c := range []struct{ name, path, token string }{
+		{"empty _count=", "/fhir/Condition?patient=" + pid + "&_count=", clin},
+		{"bare _count", "/fhir/Condition?_count&patient=" + pid, clin},
+		{"empty _count= on AuditEvent", "/fhir/AuditEvent?_count=", aud},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g.callRule(t, want{400, "INVALID_PARAMETER"}, "request", func() *response { return g.do(http.MethodGet, c.path, c.token, nil) })
 		})
 	}
 }
