@@ -84,6 +84,7 @@ type Config struct {
 	HTTP      HTTPConfig      `json:"http"`      // request caps and timeouts (limits.go)
 	Refusals  RefusalsConfig  `json:"refusals"`  // combining unauthenticated refusals in the audit trail
 	FreeSpace FreeSpaceConfig `json:"freeSpace"` // the data directory's free-space floors
+	Audit     AuditConfig     `json:"audit"`     // signed checkpoints of the audit chain (checkpoint.go)
 
 	// Launch registers the clinical systems that may launch the Shared
 	// Record Viewer in context (POST /smart/launch, private_key_jwt).

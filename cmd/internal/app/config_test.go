@@ -73,6 +73,7 @@ func TestDeploymentConfig(t *testing.T) {
 			{"ods": "A99903", "name": "TPP practice", "format": "tpp", "dir": map[string]string{"path": filepath.Join(td, "A99903"), "accessLog": filepath.Join(data, "tpp-access.ndjson")}},
 		},
 		"fetchTimeout": "3s",
+		"audit":        map[string]any{"checkpoint": checkpointConfig(t)},
 	})
 	if err != nil {
 		t.Fatal(err)

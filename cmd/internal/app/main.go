@@ -61,6 +61,7 @@ type Main struct {
 	server     *http.Server
 	gpsim      *http.Server
 	audit      *auditbolt.Store
+	ckpt       *audit.Checkpointer
 	recorder   *audit.Recorder
 	consents   *consentbolt.DB
 	index      *locbolt.Index
@@ -124,6 +125,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.audit, err = auditbolt.Open(filepath.Join(cfg.DataDir, "audit.db"), auditbolt.Options{}); err != nil {
 		ln.Close()
 		return storeError("audit store", cfg.DataDir, err)
+	}
+	if err := m.startCheckpoints(ctx); err != nil { // signed checkpoints: refuse a cut or rewritten chain
+		ln.Close()
+		return err
 	}
 	if m.consents, err = consentbolt.Open(filepath.Join(cfg.DataDir, "consent.db")); err != nil {
 		ln.Close()
@@ -261,6 +266,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.goRun(func() { loc.Run(ctx) })
 	m.goRun(func() { deliverer.Run(ctx) })
 	m.goRun(func() { jobs.Work(ctx, time.Second) })
+	m.goRun(func() { m.ckpt.Run(ctx) })
 	m.goRun(func() { m.recorder.Run(ctx) }) // combined refusal events; the last flush at Close
 
 	m.server = m.httpServer(srv.Handler())
@@ -298,6 +304,7 @@ func (m *Main) Close() error {
 		m.cancel()
 	}
 	m.wg.Wait()
+	m.finalCheckpoint() // after every appender has stopped, before the store closes
 	if m.gpsim != nil {
 		m.gpsim.Close()
 	}
