@@ -16,7 +16,7 @@ func (mp *mapping) allergy(e *record.Entry, id string) *aipb.AllergyIntolerance 
 	if ai == nil {
 		ai = &record.AllergyInfo{}
 	}
-	code := concept(Codes(e))
+	code := mp.concept(Codes(e))
 	if code == nil {
 		return nil // never an allergy with no code (emits drops it first)
 	}
@@ -62,7 +62,7 @@ func (mp *mapping) allergy(e *record.Entry, id string) *aipb.AllergyIntolerance 
 	if r := mp.refOfType(e.Encounter, "Encounter"); r != nil {
 		out.Encounter = r
 	}
-	substance, manifestation := concept(ai.Substance), concept(ai.Reaction)
+	substance, manifestation := mp.concept(ai.Substance), mp.concept(ai.Reaction)
 	if substance != nil || manifestation != nil {
 		if manifestation == nil {
 			// reaction.manifestation is required: say it is not known.

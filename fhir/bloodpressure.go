@@ -29,7 +29,7 @@ func mmHg(q *record.Quantity) *d.Quantity {
 func (mp *mapping) bloodPressure(e *record.Entry, id string) *obspb.Observation {
 	// The code of the reading as a whole, as the GP system recorded it (the
 	// adapters keep the halves' codes apart), then the profile's LOINC code.
-	code := concept(Codes(e))
+	code := mp.concept(Codes(e))
 	for _, cd := range code.Coding {
 		if cd.System.GetValue() == record.SystemLOINC && cd.Code.GetValue() == loincBPPanel && len(e.Code.Codings) == 0 ||
 			cd.System.GetValue() == record.SystemLOINC && cd.Code.GetValue() == loincBPPanel && !hasCode(e.Code, record.SystemLOINC, loincBPPanel) {
@@ -65,7 +65,7 @@ func (mp *mapping) bloodPressure(e *record.Entry, id string) *obspb.Observation 
 		// system recorded them (sitting, standing, lying...): as entered,
 		// userSelected, then translations.
 		cc := fixedConcept(record.SystemLOINC, part.code, part.display)
-		cc.Coding = append(cc.Coding, codings(part.source)...)
+		cc.Coding = append(cc.Coding, mp.codings(part.source)...)
 		comp := &obspb.Observation_Component{Code: cc}
 		if q := mmHg(part.q); q != nil {
 			comp.Value = &obspb.Observation_Component_ValueX{Choice: &obspb.Observation_Component_ValueX_Quantity{Quantity: q}}

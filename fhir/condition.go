@@ -8,7 +8,7 @@ import (
 )
 
 func (mp *mapping) condition(e *record.Entry, id string) *condpb.Condition {
-	code := concept(e.Code)
+	code := mp.concept(e.Code)
 	if code == nil {
 		return nil
 	}

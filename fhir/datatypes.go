@@ -76,24 +76,23 @@ func fixedConcept(system, code, display string) *d.CodeableConcept {
 const ExtSCTDescID = "http://hl7.org/fhir/StructureDefinition/coding-sctdescid"
 
 // codings converts a record concept: the code as entered first, marked
-// userSelected, then its translations. Displays are the GP system's terms
-// for national codes (local codes carry none). A SNOMED CT description id
-// is never a code: a coding that has only one (no loaded release turned it
-// into its concept) is left out, and one that has both carries the
-// description id in ExtSCTDescID.
-func codings(rc record.Concept) []*d.Coding {
+// userSelected, then its translations. Displays follow the term policy
+// (terms.go); a term the extract gave that is not shown leaves the display
+// marked data-absent "masked". Local codes carry no term. A SNOMED CT
+// description id is never a code: a coding that has only one (no loaded
+// release turned it into its concept) is left out, and one that has both
+// carries the description id in ExtSCTDescID.
+func (mp *mapping) codings(rc record.Concept) []*d.Coding {
 	out := make([]*d.Coding, 0, len(rc.Codings))
 	for i, cd := range rc.Codings {
-		if cd.System == "" || cd.Code == "" {
+		if !showable(rc.Codings[:i], cd) {
 			continue
 		}
-		if i > 0 && dupCoding(rc.Codings[:i], cd) {
-			continue // one SNOMED concept reached twice (from the extract and from a description id)
+		disp, suppressed := mp.m.Terms.display(cd)
+		c := coding(cd.System, cd.Code, disp)
+		if suppressed {
+			c.Display = &d.String{Extension: []*d.Extension{dataAbsentExt("masked")}}
 		}
-		if cd.System == record.SystemSNOMED && record.IsDescriptionID(cd.Code) {
-			continue // a description id in the code slot: never shown as a concept
-		}
-		c := coding(cd.System, cd.Code, cd.Term.String())
 		if i == 0 {
 			c.UserSelected = &d.Boolean{Value: true}
 		}
@@ -106,6 +105,29 @@ func codings(rc record.Concept) []*d.Coding {
 	return out
 }
 
+// showable reports whether cd makes a coding: it has a system and a code,
+// the code is not a SNOMED CT description id in the concept slot, and no
+// earlier coding of the concept (before) is the same code.
+func showable(before []record.Coding, cd record.Coding) bool {
+	if cd.System == "" || cd.Code == "" {
+		return false
+	}
+	if cd.System == record.SystemSNOMED && record.IsDescriptionID(cd.Code) {
+		return false
+	}
+	return !dupCoding(before, cd)
+}
+
+// hasShowable reports whether any coding of rc is showable.
+func hasShowable(rc record.Concept) bool {
+	for i, cd := range rc.Codings {
+		if showable(rc.Codings[:i], cd) {
+			return true
+		}
+	}
+	return false
+}
+
 func dupCoding(before []record.Coding, cd record.Coding) bool {
 	for _, b := range before {
 		if b.System == cd.System && b.Code == cd.Code {
@@ -116,8 +138,8 @@ func dupCoding(before []record.Coding, cd record.Coding) bool {
 }
 
 // concept converts a record concept; nil when it has no coding.
-func concept(rc record.Concept) *d.CodeableConcept {
-	cs := codings(rc)
+func (mp *mapping) concept(rc record.Concept) *d.CodeableConcept {
+	cs := mp.codings(rc)
 	if len(cs) == 0 {
 		return nil
 	}
@@ -269,8 +291,14 @@ const ExtDataAbsentReason = "http://hl7.org/fhir/StructureDefinition/data-absent
 // data-absent-reason "unsupported": the GP system gave a unit we do not
 // show (not valid UCUM, nor a unit string we know).
 func unitAbsent() *d.String {
-	return &d.String{Extension: []*d.Extension{{Url: furi(ExtDataAbsentReason),
-		Value: &d.Extension_ValueX{Choice: &d.Extension_ValueX_Code{Code: fcode("unsupported")}}}}}
+	return &d.String{Extension: []*d.Extension{dataAbsentExt("unsupported")}}
+}
+
+// dataAbsentExt is the data-absent-reason extension with a code of its
+// value set (unsupported, masked, unknown...).
+func dataAbsentExt(code string) *d.Extension {
+	return &d.Extension{Url: furi(ExtDataAbsentReason),
+		Value: &d.Extension_ValueX{Choice: &d.Extension_ValueX_Code{Code: fcode(code)}}}
 }
 
 // dataAbsent is a concept that says the value is not known.

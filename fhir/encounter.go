@@ -22,7 +22,7 @@ func (mp *mapping) encounter(e *record.Entry, id string) *encpb.Encounter {
 	} else {
 		out.ClassValue = coding(SystemV3ActCode, "AMB", "ambulatory")
 	}
-	if t := concept(e.Code); t != nil {
+	if t := mp.concept(e.Code); t != nil {
 		out.Type = []*d.CodeableConcept{t}
 	}
 	if r := personRef(e.Author); r != nil {

@@ -9,7 +9,7 @@ import (
 )
 
 func (mp *mapping) flag(e *record.Entry, id string) *flagpb.Flag {
-	code := concept(e.Code)
+	code := mp.concept(e.Code)
 	if code == nil {
 		return nil
 	}

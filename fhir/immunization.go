@@ -9,7 +9,7 @@ import (
 )
 
 func (mp *mapping) immunization(e *record.Entry, id string) *immpb.Immunization {
-	code := concept(e.Code)
+	code := mp.concept(e.Code)
 	if code == nil {
 		return nil
 	}

@@ -47,16 +47,20 @@ func MarshalResource(res *bcrpb.ContainedResource) ([]byte, error) {
 	return dropEmptyUnit(b), nil
 }
 
-// dropEmptyUnit removes the empty "unit" jsonformat writes beside a unit
-// that holds only its data-absent-reason extension (unitAbsent): FHIR
-// strings are never empty, and "_unit" alone is the R4 form. jsonformat
-// sorts keys, so the pair is always `"_unit":{...},"unit":""`; a vetted
-// unit is never empty, and a JSON string cannot hold the unescaped pattern.
+// dropEmptyUnit removes the empty "unit" or "display" jsonformat writes
+// beside one that holds only its data-absent-reason extension (unitAbsent,
+// a masked display): FHIR strings are never empty, and "_unit" or
+// "_display" alone is the R4 form. jsonformat sorts keys, so the empty
+// string always follows a comma; a shown unit or display is never empty,
+// and a JSON string cannot hold the unescaped pattern.
 func dropEmptyUnit(b []byte) []byte {
-	if !bytes.Contains(b, []byte(`"_unit":`)) {
-		return b
+	if bytes.Contains(b, []byte(`"_unit":`)) {
+		b = bytes.ReplaceAll(b, []byte(`,"unit":""`), nil)
 	}
-	return bytes.ReplaceAll(b, []byte(`,"unit":""`), nil)
+	if bytes.Contains(b, []byte(`"_display":`)) {
+		b = bytes.ReplaceAll(b, []byte(`,"display":""`), nil)
+	}
+	return b
 }
 
 // Link is a Bundle link (self, next, previous).

@@ -82,6 +82,9 @@ type Mapper struct {
 	// and its Patient carries no NHS number identifier. The gateway never
 	// sets it: it serves only records whose NHS number is the one asked for.
 	Offline bool
+	// Terms decides which term each coding shows (terms.go); the zero
+	// value shows no term from an extract.
+	Terms TermPolicy
 }
 
 // offlineNHS is the placeholder ids are derived from in Offline mapping of
@@ -146,7 +149,7 @@ func emits(e *record.Entry, members map[string][2]string) bool {
 	if e.Kind == record.KindEncounter || e.Kind == record.KindAdmission {
 		return true
 	}
-	if concept(Codes(e)) == nil {
+	if !hasShowable(Codes(e)) {
 		return false
 	}
 	if e.Kind == record.KindInvestigation && e.Battery && e.Value == nil {

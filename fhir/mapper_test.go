@@ -24,7 +24,7 @@ func init() {
 }
 
 func testMapper(t testing.TB) *Mapper {
-	return &Mapper{IDs: mustIDs(t, 7), Base: "https://mig.example.nhs.uk/fhir/"}
+	return &Mapper{IDs: mustIDs(t, 7), Base: "https://mig.example.nhs.uk/fhir/", Terms: TermPolicy{Filter: true}}
 }
 
 func tagged(rec *record.Record) *record.Record {

@@ -19,7 +19,7 @@ func dosage(mi *record.MedicationInfo) []*d.Dosage {
 }
 
 func (mp *mapping) medicationStatement(e *record.Entry, id string) *mspb.MedicationStatement {
-	code := concept(e.Code)
+	code := mp.concept(e.Code)
 	if code == nil {
 		return nil
 	}
@@ -54,7 +54,7 @@ func (mp *mapping) medicationStatement(e *record.Entry, id string) *mspb.Medicat
 }
 
 func (mp *mapping) medicationRequest(e *record.Entry, id string) *mrpb.MedicationRequest {
-	code := concept(e.Code)
+	code := mp.concept(e.Code)
 	if code == nil {
 		return nil
 	}

@@ -25,7 +25,7 @@ func imaging(rc record.Concept) bool {
 }
 
 func (mp *mapping) investigation(e *record.Entry, id string) *obspb.Observation {
-	code := concept(e.Code)
+	code := mp.concept(e.Code)
 	if code == nil {
 		return nil
 	}

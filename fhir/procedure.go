@@ -9,7 +9,7 @@ import (
 )
 
 func (mp *mapping) procedure(e *record.Entry, id string) *procpb.Procedure {
-	code := concept(e.Code)
+	code := mp.concept(e.Code)
 	if code == nil {
 		return nil
 	}

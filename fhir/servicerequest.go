@@ -18,7 +18,7 @@ import (
 // unless the GP system says it ended.
 func (mp *mapping) serviceRequest(e *record.Entry, id string) *srpb.ServiceRequest {
 	st := requestStatuses[ServiceRequestStatus(e)]
-	code := concept(e.Code)
+	code := mp.concept(e.Code)
 	out := &srpb.ServiceRequest{
 		Id:         &d.Id{Value: id},
 		Meta:       meta(Profile("ServiceRequest")),
@@ -49,7 +49,7 @@ func (mp *mapping) serviceRequest(e *record.Entry, id string) *srpb.ServiceReque
 		if r := odsRef(ri.Recipient); r != nil {
 			out.Performer = []*d.Reference{r}
 		}
-		out.PerformerType = concept(ri.Specialty)
+		out.PerformerType = mp.concept(ri.Specialty)
 	}
 	if r := mp.refOfType(e.Encounter, "Encounter"); r != nil {
 		out.Encounter = r

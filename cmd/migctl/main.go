@@ -252,14 +252,19 @@ func cmdMap(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	opt := record.ParseOptions{NHSNumber: *nhs}
 	var translator adapters.Translator
+	// Without --config: the default risk set, no terminology, and terms
+	// that pass the filter (as migd -dev); with it, what that gateway does.
+	terms := fhir.TermPolicy{Filter: true}
 	if *config != "" {
 		cfg, err := app.LoadConfig(*config)
 		if err != nil {
 			return err
 		}
-		if opt.Classifier, translator, err = app.ParsePipeline(&cfg); err != nil {
+		pipe, err := app.ParsePipeline(&cfg)
+		if err != nil {
 			return err
 		}
+		opt.Classifier, translator, terms = pipe.Classifier, pipe.Translator, pipe.Terms
 	}
 	rec, err := adapters.Parse(*format, in, opt)
 	if err != nil {
@@ -277,7 +282,7 @@ func cmdMap(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// .invalid is reserved (RFC 2606): fullUrls let the Bundle's relative
 	// references resolve without pretending to be a real server.
 	// Offline: reference and test-harness extracts may carry no NHS number.
-	mapper := &fhir.Mapper{IDs: ids, Base: offlineBase, Offline: true, Now: time.Now}
+	mapper := &fhir.Mapper{IDs: ids, Base: offlineBase, Offline: true, Now: time.Now, Terms: terms}
 	res, err := mapper.Map(rec, func(e *record.Entry) bool { return !consent.IsSensitive(sensitive, e) })
 	if err != nil {
 		return err
