@@ -74,6 +74,10 @@ type Config struct {
 	// Terminology: Read v2 / CTV3 -> SNOMED CT maps, rubrics, a SNOMED CT
 	// release (RF2) and dm+d names (README.md, "Terminology").
 	Terminology terminology.Config `json:"terminology"`
+	// Terms: "strict" (the default) shows no term from an extract, only
+	// displays from a loaded terminology; "filter" shows, without one, an
+	// extract's term that passes fhir.TermLooksCoded (-dev's default).
+	Terms string `json:"terms"`
 
 	FetchTimeout Duration `json:"fetchTimeout"` // one fetch + parse, default 10s
 

@@ -166,18 +166,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			ev.Str("practice", practice).Int("patients", n).Dur("took", took).Msg("patient index refreshed")
 		},
 	})
-	cl, translator, err := ParsePipeline(cfg)
+	pipe, err := ParsePipeline(cfg)
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if pipe.NoDisplays {
+		m.Log.Warn().Msg("terms: strict mode and no terminology with displays loaded (terminology.snomed, rubrics or dmd): codes are shown without terms")
 	}
 	reader := &adapters.Reader{
 		Practices:    m.practices,
 		Locator:      loc,
 		FetchTimeout: time.Duration(cfg.FetchTimeout),
-		Translator:   translator,
+		Translator:   pipe.Translator,
 		Options: record.ParseOptions{
-			Classifier: cl,
+			Classifier: pipe.Classifier,
 		},
 	}
 	reader.Options.Limits.MaxBytes = cfg.Limits.MaxBytes
@@ -219,7 +222,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Verifier:      verifier,
 		Chain:         chain,
 		Records:       reader,
-		Mapper:        &fhir.Mapper{IDs: ids, Base: public + "/fhir", Now: time.Now},
+		Mapper:        &fhir.Mapper{IDs: ids, Base: public + "/fhir", Now: time.Now, Terms: pipe.Terms},
 		IDs:           ids,
 		Agreements:    m.agreements,
 		ViewConsents:  m.consents.ViewConsents(),
@@ -465,6 +468,9 @@ func (m *Main) setUpDev(ctx context.Context, addr *net.TCPAddr) error {
 	}
 	if len(cfg.AuditorWideOrgs) == 0 {
 		cfg.AuditorWideOrgs = []string{DevOperatorOrg}
+	}
+	if cfg.Terms == "" {
+		cfg.Terms = TermsFilter // the demo has no terminology: show terms that pass the filter
 	}
 
 	td := m.Testdata
