@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -299,5 +300,48 @@ func TestSpaceFloors(t *testing.T) {
 				t.Fatalf("crossings reported: %v", crossings)
 			}
 		})
+	}
+}
+
+// TestRecorderRunFlushesAtShutdown: counts of a window still open when the
+// gateway stops are written as the combined event, not lost.
+func TestRecorderRunFlushesAtShutdown(t *testing.T) {
+	s := openStore(t)
+	rc := audit.NewRecorder(s, audit.RecorderOptions{Window: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rc.Run(ctx); close(done) }()
+	now := time.Now()
+	for i := 0; i < 4; i++ {
+		if err := rc.Complete(context.Background(), anonymous("s"+string(rune('0'+i)), "198.51.100.7", now)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	<-done
+	var refusals, events int
+	s.Scan(context.Background(), 0, func(st *audit.Stored) error {
+		d, err := audit.Decode(st.Body)
+		if err != nil {
+			return err
+		}
+		events++
+		refusals += d.Refusals
+		return nil
+	})
+	if events != 2 || refusals != 3 {
+		t.Fatalf("%d events counting %d further refusals, want 2 and 3", events, refusals)
+	}
+}
+
+// TestSpaceFloorErrorIsMarked: a refusal under the hard floor says so
+// (ErrSpaceFloor), so the server logs the crossing once, not each request.
+func TestSpaceFloorErrorIsMarked(t *testing.T) {
+	s := openStore(t)
+	sp := &audit.Space{AnonymousFloor: 10, Floor: 10, Free: func(string) (uint64, error) { return 1, nil }}
+	rc := audit.NewRecorder(s, audit.RecorderOptions{Space: sp})
+	err := rc.Complete(context.Background(), &consent.Request{ID: "x", Principal: principal(), Operation: consent.OpRead})
+	if !errors.Is(err, audit.ErrSpaceFloor) || mig.ErrorIssue(err) != mig.IssueAuditUnavailable {
+		t.Fatalf("error %v", err)
 	}
 }

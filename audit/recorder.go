@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"net"
 	"sync"
@@ -24,7 +25,9 @@ type RecorderOptions struct {
 	// source are combined (default 1 minute; negative: never combined).
 	Window time.Duration
 	// MaxSources bounds the sources combined one by one in a window
-	// (default 10,000); refusals from further sources share one count.
+	// (default 1,000); refusals from further sources share one count. At
+	// most 2 x (MaxSources + 1) events per window are written for
+	// unauthenticated refusals, whatever their number.
 	MaxSources int
 	// Space, if set, applies the data directory's free-space floors.
 	Space *Space
@@ -77,7 +80,7 @@ func NewRecorder(store Store, opts RecorderOptions) *Recorder {
 		opts.Window = time.Minute
 	}
 	if opts.MaxSources <= 0 {
-		opts.MaxSources = 10000
+		opts.MaxSources = 1000
 	}
 	return &Recorder{store: store, now: opts.Now, opt: opts, windows: map[time.Time]map[string]*tally{}}
 }
@@ -91,9 +94,15 @@ func (rc *Recorder) Start(context.Context, *consent.Request) consent.Decision {
 	return consent.Decision{Verdict: consent.Proceed}
 }
 
+// ErrSpaceFloor is wrapped by the error of a request refused because the
+// data directory is under its hard free-space floor. The crossing is
+// logged once (Space.OnChange); callers need not log each refusal.
+var ErrSpaceFloor = errors.New("data directory under its free-space floor")
+
 func spaceExhausted() error {
 	return &mig.Error{Code: mig.EUNAVAILABLE, Issue: mig.IssueAuditUnavailable,
-		Message: "the audit store's disk is below its free-space floor, so nothing can be audited or released; try again later"}
+		Message: "the audit store's disk is below its free-space floor, so nothing can be audited or released; try again later",
+		Err:     ErrSpaceFloor}
 }
 
 // CanSee has no opinion.

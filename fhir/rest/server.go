@@ -448,7 +448,7 @@ func (s *Server) refuse(c echo.Context, r *consent.Request, rule string, err err
 	}
 	c.Set(keyRule, rule)
 	if cerr := s.Chain.Complete(auditContext(c), r); cerr != nil {
-		s.Log.Error().Str("request_id", r.ID).Str("error_code", mig.ErrorCode(cerr)).Msg("audit record not written")
+		s.logAuditFailure(r, cerr, "audit record not written")
 		return s.writeError(c, auditUnavailable(cerr))
 	}
 	return s.writeError(c, err)
@@ -485,6 +485,17 @@ func gpSystemFault(rule string, err error) error {
 	return &cp
 }
 
+// logAuditFailure logs a failed audit write, except a refusal under the
+// data directory's hard free-space floor: that crossing was logged once,
+// and a line per refused request would spend the space it protects (the
+// request's own log line still says 503).
+func (s *Server) logAuditFailure(r *consent.Request, err error, msg string) {
+	if errors.Is(err, audit.ErrSpaceFloor) {
+		return
+	}
+	s.Log.Error().Str("request_id", r.ID).Str("error_code", mig.ErrorCode(err)).Msg(msg)
+}
+
 func auditUnavailable(err error) error {
 	return &mig.Error{Code: mig.EUNAVAILABLE, Issue: mig.IssueAuditUnavailable,
 		Message: "the audit trail cannot be written, so no data is released; try again later", Err: err}
@@ -498,7 +509,7 @@ func (s *Server) commit(c echo.Context, r *consent.Request) error {
 		return s.refuseOnce(c, r, "deny-by-default", &mig.Error{Code: mig.EFORBIDDEN, Issue: mig.IssueAccessDenied, Message: "no rule authorised this request"})
 	}
 	if cerr := s.Chain.Complete(auditContext(c), r); cerr != nil {
-		s.Log.Error().Str("request_id", r.ID).Str("error_code", mig.ErrorCode(cerr)).Msg("audit record not written: data withheld")
+		s.logAuditFailure(r, cerr, "audit record not written: data withheld")
 		c.Set(keyRule, "audit")
 		if err := s.writeError(c, auditUnavailable(cerr)); err != nil {
 			return err

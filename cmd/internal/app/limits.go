@@ -27,7 +27,7 @@ type HTTPConfig struct {
 // trail (audit.Recorder).
 type RefusalsConfig struct {
 	CombineWindow Duration `json:"combineWindow"` // one event per source per window, with a count (1m); "-1s" turns combining off
-	MaxSources    int      `json:"maxSources"`    // sources combined one by one per window; more share one count (10000)
+	MaxSources    int      `json:"maxSources"`    // sources combined one by one per window; more share one count (1000)
 }
 
 // FreeSpaceConfig: the data directory's free-space floors, in bytes.
