@@ -234,3 +234,37 @@ func TestFloods(t *testing.T) {
 		})
 	}
 }
+
+// TestNotificationBounded: a clinician's search with a long query (under
+// the line cap) is answered; its AuditEvent keeps a 2 KiB prefix and the
+// query's hash, and the access notification the GP system receives is
+// that same bounded event.
+func TestNotificationBounded(t *testing.T) {
+	g := startGateway(t, nil)
+	clin := g.token("notify-clin", "R8000", "RX999")
+	g.call(t, want{status: 201}, func() *response { return g.recordConsent(clin, tppConsent, consentGiven) })
+	seq := g.auditSeq()
+	long := "/fhir/Condition?patient=" + g.ids.Patient(tppConsent) + "&code=" + strings.Repeat("A", 7000)
+	r := g.call(t, want{status: 200}, func() *response { return g.do(http.MethodGet, long, clin, nil) })
+	evs := byRequest(g.eventsSince(seq), r.requestID())
+	if len(evs) != 1 || evs[0].QuerySHA256 == "" || len(evs[0].Body) > audit.MaxQueryBytes*2+4096 {
+		t.Fatalf("the search's AuditEvent is not bounded with a hash (%d events)", len(evs))
+	}
+	logPath := filepath.Join(g.m.Config.DataDir, "access-A99903.ndjson")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(logPath)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, evs[0].ID) {
+				if !strings.Contains(line, string(evs[0].Body)) || len(line) > len(evs[0].Body)+256 {
+					t.Fatalf("the GP system was told %d bytes, not the stored %d-byte event", len(line), len(evs[0].Body))
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the access notification never reached the practice's access log")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
