@@ -527,13 +527,17 @@ func (s *Store) SetCheckpointPlace(ctx context.Context, p CheckpointPlace) error
 
 // ReadCheckpointPlace reads where a stopped gateway's store says its
 // checkpoints are (empty if it never said).
-func ReadCheckpointPlace(path string) (CheckpointPlace, error) {
-	var p CheckpointPlace
+func ReadCheckpointPlace(path string) (p CheckpointPlace, err error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
 	if err != nil {
 		return p, unavailable("audit file could not be opened read-only", err)
 	}
 	defer db.Close()
+	defer func() {
+		if r := recover(); r != nil { // a damaged page: verify reports it
+			p, err = CheckpointPlace{}, nil
+		}
+	}()
 	err = db.View(func(tx *bolt.Tx) error {
 		if m := tx.Bucket(bMeta); m != nil {
 			p.Log, p.PublicKey = string(m.Get(kCheckpointLog)), string(m.Get(kCheckpointPub))

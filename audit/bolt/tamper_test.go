@@ -461,3 +461,42 @@ func TestVerifyAfterCheckpointChecksNewRecords(t *testing.T) {
 		t.Fatalf("first problem %v", p)
 	}
 }
+
+// TestCheckpointAcrossArchive: after archiving below the checkpoint's seq,
+// the live file still shows the checkpoint's hash; archived past it, only
+// the segments do, and the start-up check says it cannot tell.
+func TestCheckpointAcrossArchive(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.db")
+	buildStore(t, path, 0, 30)
+	cp := checkpointOf(t, path)
+	buildStore(t, path, 30, 10)
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg1 := filepath.Join(dir, "seg1.db")
+	if err := s.Archive(ctx, 21, seg1); err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.CheckChain(ctx, s, cp); err != nil {
+		t.Fatalf("archived below the checkpoint: %v", err)
+	}
+	seg2 := filepath.Join(dir, "seg2.db")
+	if err := s.Archive(ctx, 35, seg2); err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.CheckChain(ctx, s, cp); !errors.Is(err, audit.ErrCheckpointUnchecked) {
+		t.Fatalf("archived past the checkpoint: %v", err)
+	}
+	s.Close()
+	rep, err := VerifyFilesWith(ctx, VerifyOptions{Checkpoint: cp}, seg1, seg2, path)
+	if err != nil || !rep.OK() || rep.Records != 40 {
+		t.Fatalf("segments and live file: %v %d %v", err, rep.Records, rep.Problems)
+	}
+	rep, err = VerifyFilesWith(ctx, VerifyOptions{Checkpoint: cp}, path)
+	if err != nil || rep.OK() || rep.Problems[0].Kind != ProblemCheckpoint {
+		t.Fatalf("live file alone: %v %v", err, rep.Problems)
+	}
+}

@@ -40,8 +40,13 @@ const DevWitnessDir = "witness"
 // against the latest signed checkpoint and verifies the records after it,
 // then makes the checkpointer. Any mismatch refuses to start: a gateway
 // whose audit trail was cut or rewritten must not serve data.
-func (m *Main) startCheckpoints(ctx context.Context) error {
+func (m *Main) startCheckpoints(ctx context.Context) (err error) {
 	cfg := &m.Config
+	defer func() {
+		if p := recover(); p != nil { // bbolt panics on some damaged pages
+			err = fmt.Errorf("audit store refused: the file is damaged (a page cannot be read); refusing to serve; run migctl audit verify -data %s", cfg.DataDir)
+		}
+	}()
 	cc := cfg.Audit.Checkpoint
 	gatewayKeyDir := filepath.Dir(cfg.KeyFile)
 	if cfg.KeyFile == "" {
