@@ -152,7 +152,7 @@ func emits(e *record.Entry, members map[string][2]string) bool {
 	if !hasShowable(Codes(e)) {
 		return false
 	}
-	if e.Kind == record.KindInvestigation && e.Battery && e.Value == nil {
+	if e.Kind == record.KindInvestigation && e.Battery && e.Value == nil && e.ValueRange == nil {
 		for _, m := range e.Members {
 			if _, ok := members[m]; ok && m != e.ID {
 				return true

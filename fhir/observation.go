@@ -46,6 +46,8 @@ func (mp *mapping) investigation(e *record.Entry, id string) *obspb.Observation 
 	}
 	if q := quantity(e.Value); q != nil {
 		out.Value = &obspb.Observation_ValueX{Choice: &obspb.Observation_ValueX_Quantity{Quantity: q}}
+	} else if r := valueRange(e.ValueRange); r != nil {
+		out.Value = &obspb.Observation_ValueX{Choice: &obspb.Observation_ValueX_Range{Range: r}}
 	}
 	if rr := referenceRange(e.Range); rr != nil {
 		out.ReferenceRange = []*obspb.Observation_ReferenceRange{rr}
@@ -116,4 +118,17 @@ func interpretation(rc record.Concept) *d.CodeableConcept {
 		}
 	}
 	return nil
+}
+
+// valueRange converts a result given as an interval; nil when neither
+// bound is a number.
+func valueRange(r *record.Range) *d.Range {
+	if r == nil {
+		return nil
+	}
+	out := &d.Range{Low: simpleQuantity(r.Low), High: simpleQuantity(r.High)}
+	if out.Low == nil && out.High == nil {
+		return nil
+	}
+	return out
 }

@@ -187,8 +187,14 @@ func TestInterpretationAndRanges(t *testing.T) {
 			t.Errorf("value or range lost: %v", rs[0])
 		}
 	}
+	// A result given as an interval keeps both bounds.
+	_, rs := mapped(t, oneRecord(record.Entry{ID: "iv", Kind: record.KindInvestigation, Code: read("44P..", "", "", ""),
+		ValueRange: &record.Range{Low: &record.Quantity{Value: "4", Unit: "mmol/L"}, High: &record.Quantity{Value: "6", Unit: "mmol/L"}}}))
+	if get(rs[0], "valueRange", "low", "value") != 4.0 || get(rs[0], "valueRange", "high", "code") != "mmol/L" {
+		t.Errorf("interval result: %v", rs[0])
+	}
 	// Blood pressure halves keep their ranges.
-	_, rs := mapped(t, oneRecord(record.Entry{ID: "bp", Kind: record.KindBloodPressure,
+	_, rs = mapped(t, oneRecord(record.Entry{ID: "bp", Kind: record.KindBloodPressure,
 		Systolic: &record.Quantity{Value: "150"}, Diastolic: &record.Quantity{Value: "95"},
 		SystolicRange: &record.Range{High: &record.Quantity{Value: "140"}}, DiastolicRange: &record.Range{High: &record.Quantity{Value: "90"}}}))
 	if get(rs[0], "component", "0", "referenceRange", "0", "high", "value") != 140.0 || get(rs[0], "component", "1", "referenceRange", "0", "high", "value") != 90.0 {

@@ -201,10 +201,9 @@ func quantity(n *xmltok.Node) *record.Quantity {
 // write), or IVL_PQ. An interval with one bound is a result such as "<0.5"
 // or ">90": its bound with a comparator ("<" or "<=" for high only, ">" or
 // ">=" for low only; HL7 v3 bounds are inclusive unless inclusive="false").
-// An interval with both bounds: equal bounds are that value; otherwise the
-// result is reported as at least its low bound (">=" or ">"), a true
-// statement that never shows a number the source did not give as the
-// result; the upper bound is not kept (the record has no range value).
+// An interval with both bounds: equal bounds are that value; otherwise, as
+// one number (a blood pressure half), at least its low bound (">=" or ">"),
+// a true statement; a result keeps both bounds through valueOrRange.
 func value(v *xmltok.Node) *record.Quantity {
 	if v == nil || v.Attr("nullFlavor") != "" {
 		return nil
@@ -253,6 +252,20 @@ func value(v *xmltok.Node) *record.Quantity {
 		}
 	}
 	return nil
+}
+
+// valueOrRange reads a result's value: a quantity, or, for an interval with
+// two different bounds, the interval itself (valueRange), so neither bound
+// is lost. FHIR's Range has no comparator, so an exclusive bound there is
+// kept as its number.
+func valueOrRange(v *xmltok.Node) (*record.Quantity, *record.Range) {
+	if v != nil && xsiType(v) == "IVL_PQ" && v.Attr("nullFlavor") == "" {
+		lq, hq := quantity(v.Child("low")), quantity(v.Child("high"))
+		if lq != nil && hq != nil && lq.Value != hq.Value {
+			return nil, &record.Range{Low: lq, High: hq}
+		}
+	}
+	return value(v), nil
 }
 
 func exclusive(n *xmltok.Node) bool {

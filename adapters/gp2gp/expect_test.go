@@ -144,6 +144,14 @@ func TestQuantityShapes(t *testing.T) {
 			t.Errorf("%s: got %+v", tc.xml, q)
 		}
 	}
+	// A result keeps both bounds of an interval as a range.
+	q, rng := valueOrRange(node(t, `<value `+xsi+` xsi:type="IVL_PQ"><low value="4" unit="mmol/L"/><high value="6" unit="mmol/L"/></value>`))
+	if q != nil || rng == nil || rng.Low.Value != "4" || rng.High.Value != "6" || rng.High.Unit != "mmol/L" {
+		t.Errorf("both bounds: value %+v range %+v", q, rng)
+	}
+	if q, rng := valueOrRange(node(t, `<value `+xsi+` xsi:type="IVL_PQ"><high value="5" unit="mg/L" inclusive="false"/></value>`)); rng != nil || q == nil || q.Comparator != "<" {
+		t.Errorf("one bound: value %+v range %+v", q, rng)
+	}
 }
 
 func TestInterpretationAndRanges(t *testing.T) {

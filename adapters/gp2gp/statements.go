@@ -434,7 +434,7 @@ func (p *parser) observation(n *xmltok.Node, c *compCtx, sc scope) int {
 	}
 	e := p.newEntry(n, c)
 	e.Code = code
-	e.Value = value(n.Child("value"))
+	e.Value, e.ValueRange = valueOrRange(n.Child("value"))
 	e.Range = referenceRange(n)
 	e.Interpretation = interpretation(n.Child("interpretationCode"))
 	e.Parent = sc.parent

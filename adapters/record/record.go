@@ -240,7 +240,11 @@ type Entry struct {
 	End       Date // end, resolution, abatement
 	Recorded  Date // when it was entered
 
-	Value          *Quantity
+	Value *Quantity
+	// ValueRange is a result the source gave as an interval with two
+	// different bounds (GP2GP IVL_PQ low and high): shown as valueRange, so
+	// neither bound is lost. Value is nil then.
+	ValueRange     *Range
 	Range          *Range
 	Interpretation Concept // coded abnormal flag (H, L, ...), if any
 
