@@ -59,13 +59,20 @@ type Checkpoint struct {
 	Seq  uint64    `json:"seq"`
 	Head string    `json:"head"` // hex SHA-256 chain hash of record Seq
 	Time time.Time `json:"time"`
-	Key  string    `json:"key"` // KeyID of the signing key
+	// Root, when set, is the RFC 6962 Merkle root of the first Seq
+	// records (checkpoint_merkle.go), signed with the rest.
+	Root string `json:"root,omitempty"`
+	Key  string `json:"key"` // KeyID of the signing key
 	Sig  string    `json:"sig"` // base64 Ed25519 over SignedBytes
 }
 
 // SignedBytes is the exact message a checkpoint's signature covers.
 func (c *Checkpoint) SignedBytes() []byte {
-	return fmt.Appendf(nil, "mig audit checkpoint v1\nseq %d\nhead %s\ntime %s\n", c.Seq, c.Head, c.Time.UTC().Format(time.RFC3339Nano))
+	b := fmt.Appendf(nil, "mig audit checkpoint v1\nseq %d\nhead %s\ntime %s\n", c.Seq, c.Head, c.Time.UTC().Format(time.RFC3339Nano))
+	if c.Root != "" {
+		b = fmt.Appendf(b, "merkle-root %s\n", c.Root)
+	}
+	return b
 }
 
 // Hash returns the head hash as bytes.
@@ -87,7 +94,16 @@ func KeyID(pub ed25519.PublicKey) string {
 
 // SignCheckpoint returns the signed checkpoint of (seq, head) at t.
 func SignCheckpoint(key ed25519.PrivateKey, seq uint64, head [32]byte, t time.Time) *Checkpoint {
+	return SignCheckpointRoot(key, seq, head, nil, t)
+}
+
+// SignCheckpointRoot also signs root, the Merkle root of the first seq
+// records (nil: none).
+func SignCheckpointRoot(key ed25519.PrivateKey, seq uint64, head [32]byte, root *[32]byte, t time.Time) *Checkpoint {
 	c := &Checkpoint{Seq: seq, Head: hex.EncodeToString(head[:]), Time: t.UTC(), Key: KeyID(key.Public().(ed25519.PublicKey))}
+	if root != nil {
+		c.Root = hex.EncodeToString(root[:])
+	}
 	c.Sig = base64.StdEncoding.EncodeToString(ed25519.Sign(key, c.SignedBytes()))
 	return c
 }
@@ -451,6 +467,11 @@ type CheckpointerOptions struct {
 	// witness); neither stops the gateway. what is "log" or "witness".
 	OnError func(what string, err error)
 	Now     func() time.Time
+	// Scan, if set, reads the records so that each checkpoint also signs
+	// the Merkle root of the log (the store's Scan). The tree is built from
+	// record 1 at the first checkpoint, then extended; if record 1 is
+	// archived away, checkpoints carry no root (reported once as "merkle").
+	Scan LeafScanner
 }
 
 // Checkpointer writes signed checkpoints of a store's head.
@@ -460,8 +481,9 @@ type Checkpointer struct {
 	path  string
 	opt   CheckpointerOptions
 
-	mu   sync.Mutex
-	last *Checkpoint // the last one written (or the log's latest)
+	mu     sync.Mutex
+	last   *Checkpoint     // the last one written (or the log's latest)
+	merkle *MerkleFrontier // nil: no roots
 }
 
 // NewCheckpointer returns a checkpointer appending to the log at path;
@@ -483,7 +505,11 @@ func NewCheckpointer(store ChainHead, key ed25519.PrivateKey, path string, last 
 	if opt.OnError == nil {
 		opt.OnError = func(string, error) {}
 	}
-	return &Checkpointer{store: store, key: key, path: path, opt: opt, last: last}
+	c := &Checkpointer{store: store, key: key, path: path, opt: opt, last: last}
+	if opt.Scan != nil {
+		c.merkle = &MerkleFrontier{}
+	}
+	return c
 }
 
 // Last returns the last checkpoint written (or read at start).
@@ -509,7 +535,20 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	if c.last == nil && seq == 0 {
 		return nil, nil
 	}
-	cp := SignCheckpoint(c.key, seq, head, c.opt.Now())
+	var root *[32]byte
+	if c.merkle != nil {
+		if err := extendFrontier(ctx, c.merkle, c.opt.Scan, seq); err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			c.merkle = nil
+			c.opt.OnError("merkle", err)
+		} else {
+			r := c.merkle.Root()
+			root = &r
+		}
+	}
+	cp := SignCheckpointRoot(c.key, seq, head, root, c.opt.Now())
 	if err := AppendCheckpoint(c.path, cp); err != nil {
 		return nil, &mig.Error{Code: mig.EUNAVAILABLE, Issue: mig.IssueAuditUnavailable, Message: "audit checkpoint could not be written to the checkpoint log", Err: err}
 	}
