@@ -63,7 +63,7 @@ type Checkpoint struct {
 	// records (checkpoint_merkle.go), signed with the rest.
 	Root string `json:"root,omitempty"`
 	Key  string `json:"key"` // KeyID of the signing key
-	Sig  string    `json:"sig"` // base64 Ed25519 over SignedBytes
+	Sig  string `json:"sig"` // base64 Ed25519 over SignedBytes
 }
 
 // SignedBytes is the exact message a checkpoint's signature covers.
