@@ -52,6 +52,9 @@ func (g *gateway) call(ctx context.Context, method, u, token, launch, ctype stri
 	if launch != "" {
 		req.Header.Set(launchHeader, launch)
 	}
+	if id := requestID(ctx); id != "" {
+		req.Header.Set("X-Request-ID", id)
+	}
 	resp, err := g.client.Do(req)
 	if err != nil {
 		return nil, nil, &apiError{Status: http.StatusServiceUnavailable, Issue: "UNREACHABLE"}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -134,6 +135,12 @@ type patientCtx struct {
 	PatientID string `json:"pid,omitempty"` // the gateway's Patient id, once access is allowed
 	Launch    string `json:"launch,omitempty"`
 	Emergency bool   `json:"em,omitempty"`
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func randomID(n int) string {

@@ -224,17 +224,35 @@ func (v *Viewer) headers(next echo.HandlerFunc) echo.HandlerFunc {
 // logRequests logs method, route template, status and duration: never a
 // path or query (they carry launch ids and sealed patient contexts),
 // never a token, name or NHS number.
+//
+// Each request gets an id, sent to the gateway as X-Request-ID on every
+// API call it makes, so a log line here and the gateway's AuditEvents for
+// that page share one id.
 func (v *Viewer) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		id := randomHex(16)
+		c.Response().Header().Set("X-Request-ID", id)
+		c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), requestIDKey{}, id)))
 		err := next(c)
 		if err != nil {
 			c.Error(err)
 		}
-		v.cfg.Log.Info().Str("method", c.Request().Method).Str("route", c.Path()).
+		method := c.Request().Method
+		if method != http.MethodGet && method != http.MethodPost && method != http.MethodHead {
+			method = "OTHER"
+		}
+		v.cfg.Log.Info().Str("request_id", id).Str("method", method).Str("route", c.Path()).
 			Int("status", c.Response().Status).Dur("duration", time.Since(start)).Msg("request")
 		return nil
 	}
+}
+
+type requestIDKey struct{}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
 }
 
 func (v *Viewer) echoError(err error, c echo.Context) {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"mig/consent/devidp"
 )
 
@@ -535,5 +537,56 @@ func TestSealedValuesAreBoundToTheirPurpose(t *testing.T) {
 	}
 	if _, err := newSealer([]byte("short")); err == nil {
 		t.Error("a short key was accepted")
+	}
+}
+
+// syncBuf collects log lines from several goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Log lines carry the request id, method, route template, status and
+// duration: never a token, an NHS number, a path or a query (which hold
+// sealed patient contexts, launch ids and authorisation codes). The same
+// id goes to the gateway, for its audit trail.
+func TestLogsHoldNoTokenNoPatient(t *testing.T) {
+	logs := &syncBuf{}
+	r := newRig(t, func(c *Config) { c.Log = zerolog.New(logs) })
+	r.gw.on("POST /fhir/Patient/_search", refuse(403, "NO_VIEW_CONSENT", "x"))
+	c := r.signIn("clin1", "R8000", "RX999")
+	token := csrfOf(t, do(t, c, http.MethodGet, r.srv.URL+"/", nil).body)
+	res := do(t, c, http.MethodPost, r.srv.URL+"/search", url.Values{"csrf": {token}, "nhs": {"999 000 1006"}, "dob-day": {"14"}, "dob-month": {"3"}, "dob-year": {"1950"}})
+	ctxPath := res.header.Get("Location")
+	do(t, c, http.MethodGet, r.srv.URL+ctxPath, nil)
+	do(t, c, http.MethodGet, r.srv.URL+"/launch?iss="+url.QueryEscape(r.gw.srv.URL+"/fhir")+"&launch=secret-launch-id", nil)
+	out := logs.String()
+	bearer := strings.TrimPrefix(r.gw.lastHeader().Get("Authorization"), "Bearer ")
+	for name, bad := range map[string]string{"access token": bearer, "NHS number": "9990001006", "NHS number as typed": "999 000 1006",
+		"sealed patient context": strings.Split(ctxPath, "/")[2], "launch id": "secret-launch-id", "authorisation code": "code="} {
+		if bad == "" {
+			t.Fatalf("%s: nothing to look for", name)
+		}
+		if strings.Contains(out, bad) {
+			t.Errorf("a log line holds the %s", name)
+		}
+	}
+	if !strings.Contains(out, `"route":"/p/:ctx/consent"`) {
+		t.Errorf("no route template in the logs: %s", out)
+	}
+	if id := r.gw.lastHeader().Get("X-Request-ID"); id == "" || !strings.Contains(out, `"request_id":"`+id+`"`) {
+		t.Errorf("the gateway call's X-Request-ID %q is not in the viewer's log", id)
 	}
 }
