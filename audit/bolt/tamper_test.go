@@ -500,3 +500,35 @@ func TestCheckpointAcrossArchive(t *testing.T) {
 		t.Fatalf("live file alone: %v %v", err, rep.Problems)
 	}
 }
+
+// TestVerifyChecksMerkleRoot: verify rebuilds the Merkle tree the
+// checkpoint signs and compares its root.
+func TestVerifyChecksMerkleRoot(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	buildStore(t, path, 0, 25)
+	s, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaves [][32]byte
+	s.Scan(ctx, 0, func(st *audit.Stored) error { leaves = append(leaves, audit.MerkleLeaf(st.Body)); return nil })
+	seq, head, _ := s.Head(ctx)
+	s.Close()
+	good := audit.MerkleRoot(leaves)
+	wrong := audit.MerkleRoot(leaves[:24])
+	for _, tc := range []struct {
+		name string
+		root [32]byte
+		ok   bool
+	}{{"right root", good, true}, {"root of another tree", wrong, false}} {
+		cp := audit.SignCheckpointRoot(tamperKey, seq, head, &tc.root, time.Now())
+		rep, err := VerifyFilesWith(ctx, VerifyOptions{Checkpoint: cp}, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.OK() != tc.ok || !tc.ok && !strings.Contains(rep.Problems[0].Detail, "Merkle root") {
+			t.Fatalf("%s: ok %t, problems %v", tc.name, rep.OK(), rep.Problems)
+		}
+	}
+}

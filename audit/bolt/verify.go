@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -156,6 +157,9 @@ type verifier struct {
 	expectSeq  uint64
 	expectHash [32]byte
 	cpSeen     bool // the checkpoint's seq was found (record or anchor)
+	// merkle rebuilds the tree the checkpoint's root signs, when the
+	// chain starts at seq 1 (not at an archive anchor).
+	merkle *audit.MerkleFrontier
 }
 
 func newVerifier(opt VerifyOptions, paths []string) *verifier {
@@ -201,6 +205,11 @@ func (v *verifier) checkpointAt(file string, seq uint64, hash [32]byte) {
 	if want, err := cp.Hash(); err != nil || want != hash {
 		v.r.add(Problem{File: file, Kind: ProblemCheckpoint, Seq: seq, Detail: fmt.Sprintf("chain hash at seq %d differs from the signed checkpoint of %s: records up to it were altered and the chain recomputed", seq, cp.Time.UTC().Format(time.RFC3339))})
 	}
+	if v.merkle != nil && v.merkle.Size == seq {
+		if root := v.merkle.Root(); hex.EncodeToString(root[:]) != cp.Root {
+			v.r.add(Problem{File: file, Kind: ProblemCheckpoint, Seq: seq, Detail: fmt.Sprintf("Merkle root of records 1 to %d differs from the one the checkpoint signs", seq)})
+		}
+	}
 }
 
 func (v *verifier) finish() {
@@ -235,6 +244,9 @@ func (v *verifier) tx(ctx context.Context, tx *bolt.Tx, file string, first bool)
 	}
 	if first {
 		r.Anchored = anchorSeq == 0
+		if cp := v.opt.Checkpoint; cp != nil && cp.Root != "" && anchorSeq == 0 {
+			v.merkle = &audit.MerkleFrontier{}
+		}
 		v.expectSeq, v.expectHash = anchorSeq+1, anchorHash
 		if anchorSeq == 0 && anchorHash != ([32]byte{}) {
 			r.add(Problem{File: file, Kind: ProblemAnchor, Detail: "chain start has a non-zero hash"})
@@ -298,6 +310,9 @@ func (v *verifier) tx(ctx context.Context, tx *bolt.Tx, file string, first bool)
 		}
 		if linked && st.Prev != v.expectHash {
 			r.add(Problem{File: file, Kind: ProblemChain, Seq: key, Detail: "previous hash does not match the record before"})
+		}
+		if v.merkle != nil && key == v.merkle.Size+1 && key <= v.opt.Checkpoint.Seq {
+			v.merkle.Append(audit.MerkleLeaf(st.Body))
 		}
 		v.checkpointAt(file, key, st.Hash)
 		// Resynchronise on the stored values so one fault is reported once.

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +29,8 @@ const auditUsage = `usage:
   migctl audit export  -server URL [-token TOKEN] [-since INSTANT] [-after SEQ] [-o FILE] [-progress]
   migctl audit report  -data DIR [-from DATE] [-to DATE] [-csv]
   migctl audit archive -data DIR -before SEQ -o SEGMENT.db
+  migctl audit prove   -data DIR -id EVENT-ID [-archive SEGMENT.db ...] [-checkpoints LOG] [-pubkey KEY.pub] [-o PROOF.json]
+  migctl audit check-proof -proof PROOF.json -event EVENT.json -pubkey KEY.pub
 
 -data reads DIR/audit.db directly and needs the gateway stopped (a running migd
 locks the file); export -server streams from a running gateway with an
@@ -38,6 +44,8 @@ func cmdAudit(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		{"export", auditExport},
 		{"report", auditReport},
 		{"archive", auditArchive},
+		{"prove", auditProve},
+		{"check-proof", auditCheckProof},
 	})
 }
 
@@ -514,5 +522,165 @@ func auditArchive(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "archived records below seq %d to %s\nverify with: migctl audit verify -data %s -archive %s\n", *before, *out, *data, *out)
+	return err
+}
+
+// latestCheckpoint reads the latest signed checkpoint of the store at live,
+// from where it recorded its log and key unless flags say otherwise.
+func latestCheckpoint(live, logFlag, pubFlag string) (*audit.Checkpoint, ed25519.PublicKey, error) {
+	place, err := auditbolt.ReadCheckpointPlace(live)
+	if err != nil {
+		return nil, nil, openError(live, err)
+	}
+	if logFlag != "" {
+		place.Log, place.PublicKey = logFlag, audit.PublicKeyPath(logFlag)
+	}
+	if pubFlag != "" {
+		place.PublicKey = pubFlag
+	}
+	if place.Log == "" {
+		return nil, nil, fmt.Errorf("no checkpoint log recorded for this store: give -checkpoints")
+	}
+	pub, err := audit.ReadPublicKey(place.PublicKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint public key %s: %s", place.PublicKey, oneLine(err))
+	}
+	lr, err := audit.ReadCheckpoints(place.Log, pub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint log %s cannot be read: %s", place.Log, oneLine(err))
+	}
+	if len(lr.Problems) > 0 {
+		return nil, nil, fmt.Errorf("checkpoint log %s does not verify (first: %s): run audit verify", place.Log, lr.Problems[0])
+	}
+	if lr.Latest == nil {
+		return nil, nil, fmt.Errorf("checkpoint log %s holds no checkpoint", place.Log)
+	}
+	return lr.Latest, pub, nil
+}
+
+// auditProve writes the inclusion proof of one AuditEvent in the Merkle
+// tree the latest signed checkpoint signs: what an auditor checks with
+// check-proof, without the rest of the log.
+func auditProve(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := auditFlags("prove")
+	data := fs.String("data", "", "the gateway's data directory (the gateway must be stopped)")
+	id := fs.String("id", "", "the AuditEvent id to prove")
+	var archives listFlag
+	fs.Var(&archives, "archive", "an archive segment; repeat, oldest first (needed once records are archived)")
+	logFlag := fs.String("checkpoints", "", "the signed checkpoint log (default: where the gateway recorded it)")
+	pubFlag := fs.String("pubkey", "", "the checkpoint public key (default: where the gateway recorded it)")
+	out := fs.String("o", "", "write the proof here (default standard output)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *id == "" {
+		return usagef("prove needs -data DIR -id EVENT-ID")
+	}
+	live, err := storeFile(*data, "audit.db", true)
+	if err != nil {
+		return err
+	}
+	cp, _, err := latestCheckpoint(live, *logFlag, *pubFlag)
+	if err != nil {
+		return err
+	}
+	if cp.Root == "" {
+		return fmt.Errorf("the latest checkpoint (seq %d) signs no Merkle root", cp.Seq)
+	}
+	leaves := make([][32]byte, 0, cp.Seq)
+	var seq uint64
+	stop := errors.New("stop")
+	for _, p := range append(append([]string{}, archives...), live) {
+		s, err := auditbolt.Open(p, auditbolt.Options{ReadOnly: true, Timeout: lockTimeout})
+		if err != nil {
+			return openError(p, err)
+		}
+		err = s.Scan(ctx, uint64(len(leaves)), func(st *audit.Stored) error {
+			if st.Seq > cp.Seq {
+				return stop
+			}
+			if st.Seq != uint64(len(leaves))+1 {
+				return fmt.Errorf("record %d is missing (give the archive segments, oldest first)", len(leaves)+1)
+			}
+			if st.ID == *id {
+				seq = st.Seq
+			}
+			leaves = append(leaves, audit.MerkleLeaf(st.Body))
+			return nil
+		})
+		s.Close()
+		if err != nil && !errors.Is(err, stop) {
+			return err
+		}
+	}
+	if uint64(len(leaves)) != cp.Seq {
+		return fmt.Errorf("the store holds %d of the %d records the checkpoint covers: run audit verify", len(leaves), cp.Seq)
+	}
+	if seq == 0 {
+		return fmt.Errorf("no AuditEvent with that id up to the latest checkpoint (seq %d)", cp.Seq)
+	}
+	if root := audit.MerkleRoot(leaves); hex.EncodeToString(root[:]) != cp.Root {
+		return fmt.Errorf("the records do not give the Merkle root the checkpoint signs: run audit verify")
+	}
+	path, err := audit.InclusionProof(leaves, seq-1)
+	if err != nil {
+		return err
+	}
+	doc := audit.InclusionProofDoc{EventID: *id, Seq: seq, TreeSize: cp.Seq, LeafHash: hex.EncodeToString(leaves[seq-1][:]), Checkpoint: cp}
+	for _, p := range path {
+		doc.Path = append(doc.Path, hex.EncodeToString(p[:]))
+	}
+	b, err := json.MarshalIndent(&doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if *out == "" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	if err := os.WriteFile(*out, b, 0o644); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "proof of record %d in the log of %d records written to %s\n", seq, cp.Seq, *out)
+	return err
+}
+
+// auditCheckProof checks an inclusion proof against the AuditEvent (its
+// bytes as exported: one NDJSON line) and the checkpoint public key.
+func auditCheckProof(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := auditFlags("check-proof")
+	proof := fs.String("proof", "", "the proof written by audit prove")
+	event := fs.String("event", "", "the AuditEvent, exactly as exported (one NDJSON line)")
+	pubFlag := fs.String("pubkey", "", "the gateway's checkpoint public key (PEM), from a trusted copy")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *proof == "" || *event == "" || *pubFlag == "" {
+		return usagef("check-proof needs -proof FILE -event FILE -pubkey KEY.pub")
+	}
+	pb, err := os.ReadFile(*proof)
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %v", *proof, errors.Unwrap(err))
+	}
+	var doc audit.InclusionProofDoc
+	if err := json.Unmarshal(pb, &doc); err != nil {
+		return fmt.Errorf("%s is not a proof written by audit prove", *proof)
+	}
+	eb, err := os.ReadFile(*event)
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %v", *event, errors.Unwrap(err))
+	}
+	pub, err := audit.ReadPublicKey(*pubFlag)
+	if err != nil {
+		return fmt.Errorf("checkpoint public key %s: %s", *pubFlag, oneLine(err))
+	}
+	if err := audit.CheckInclusion(&doc, bytes.TrimSuffix(eb, []byte("\n")), pub); err != nil {
+		return fmt.Errorf("proof does not hold: %v", err)
+	}
+	_, err = fmt.Fprintf(stdout, "proof holds: AuditEvent %s is record %d of the %d records signed at %s (key %s)\n",
+		doc.EventID, doc.Seq, doc.TreeSize, doc.Checkpoint.Time.UTC().Format(time.RFC3339), audit.KeyID(pub))
 	return err
 }

@@ -367,7 +367,7 @@ func checkpointed(t *testing.T, n, older int) (dir, log, olderCopy string) {
 	if err := s.SetCheckpointPlace(ctx, auditbolt.CheckpointPlace{Log: log, PublicKey: audit.PublicKeyPath(log)}); err != nil {
 		t.Fatal(err)
 	}
-	cps := audit.NewCheckpointer(s, key, log, nil, audit.CheckpointerOptions{})
+	cps := audit.NewCheckpointer(s, key, log, nil, audit.CheckpointerOptions{Scan: s.Scan})
 	for i := 0; i < n; i++ {
 		if i == older {
 			s.Close()
@@ -379,7 +379,7 @@ func checkpointed(t *testing.T, n, older int) (dir, log, olderCopy string) {
 			if s, err = auditbolt.Open(path, auditbolt.Options{}); err != nil {
 				t.Fatal(err)
 			}
-			cps = audit.NewCheckpointer(s, key, log, cps.Last(), audit.CheckpointerOptions{})
+			cps = audit.NewCheckpointer(s, key, log, cps.Last(), audit.CheckpointerOptions{Scan: s.Scan})
 		}
 		if _, err := s.Append(ctx, testEvent(i)); err != nil {
 			t.Fatal(err)
@@ -473,5 +473,52 @@ func TestAuditVerifyCheckpointsAndIndexes(t *testing.T) {
 				t.Fatalf("verify printed an NHS number:\n%s%s", out, errs)
 			}
 		})
+	}
+}
+
+// TestAuditProveAndCheckProof: prove gives an auditor one event's Merkle
+// inclusion proof under the latest signed checkpoint; check-proof accepts
+// it with the event as exported and the public key, and refuses another
+// event's bytes or another key.
+func TestAuditProveAndCheckProof(t *testing.T) {
+	dir, log, _ := checkpointed(t, 40, 25)
+	s, err := auditbolt.Open(filepath.Join(dir, "audit.db"), auditbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	var bodies [][]byte
+	s.Scan(context.Background(), 0, func(st *audit.Stored) error {
+		ids, bodies = append(ids, st.ID), append(bodies, bytes.Clone(st.Body))
+		return nil
+	})
+	s.Close()
+	work := t.TempDir()
+	proof := filepath.Join(work, "proof.json")
+	event := filepath.Join(work, "event.json")
+	os.WriteFile(event, append(bodies[16], '\n'), 0o600) // record 17, as an NDJSON export line
+	code, out, errs := runCLI(t, "audit", "prove", "-data", dir, "-id", ids[16], "-o", proof)
+	if code != 0 || !strings.Contains(out, "proof of record 17 in the log of 40 records") {
+		t.Fatalf("prove: %d %q %q", code, out, errs)
+	}
+	pub := audit.PublicKeyPath(log)
+	code, out, errs = runCLI(t, "audit", "check-proof", "-proof", proof, "-event", event, "-pubkey", pub)
+	if code != 0 || !strings.Contains(out, "proof holds: AuditEvent "+ids[16]+" is record 17 of the 40 records") {
+		t.Fatalf("check-proof: %d %q %q", code, out, errs)
+	}
+	other := filepath.Join(work, "other.json")
+	os.WriteFile(other, bodies[17], 0o600)
+	if code, _, errs = runCLI(t, "audit", "check-proof", "-proof", proof, "-event", other, "-pubkey", pub); code != 1 || !strings.Contains(errs, "not the one the proof is for") {
+		t.Fatalf("another event: %d %q", code, errs)
+	}
+	otherKey := filepath.Join(work, "other.key")
+	audit.CreateCheckpointKey(otherKey)
+	k, _ := audit.LoadCheckpointKey(otherKey, audit.KeyRules{})
+	audit.WritePublicKey(otherKey+".pub", k.Public().(ed25519.PublicKey))
+	if code, _, errs = runCLI(t, "audit", "check-proof", "-proof", proof, "-event", event, "-pubkey", otherKey+".pub"); code != 1 || !strings.Contains(errs, "signature does not verify") {
+		t.Fatalf("another key: %d %q", code, errs)
+	}
+	if code, _, errs = runCLI(t, "audit", "prove", "-data", dir, "-id", "no-such-id"); code != 1 || !strings.Contains(errs, "no AuditEvent with that id") {
+		t.Fatalf("unknown id: %d %q", code, errs)
 	}
 }

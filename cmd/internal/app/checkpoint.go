@@ -133,6 +133,7 @@ func (m *Main) startCheckpoints(ctx context.Context) (err error) {
 		Interval:       time.Duration(cc.Interval),
 		WitnessURL:     cc.WitnessURL,
 		WitnessTimeout: time.Duration(cc.WitnessTimeout),
+		Scan:           m.audit.Scan, // each checkpoint also signs the log's Merkle root
 		OnError: func(what string, err error) {
 			m.Log.Warn().Str("checkpoint", what).Str("error_code", mig.ErrorCode(err)).Str("error", mig.ErrorMessage(err)).Msg("audit checkpoint not delivered")
 		},
