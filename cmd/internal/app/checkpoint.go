@@ -135,7 +135,7 @@ func (m *Main) startCheckpoints(ctx context.Context) (err error) {
 		WitnessTimeout: time.Duration(cc.WitnessTimeout),
 		Scan:           m.audit.Scan, // each checkpoint also signs the log's Merkle root
 		OnError: func(what string, err error) {
-			m.Log.Warn().Str("checkpoint", what).Str("error_code", mig.ErrorCode(err)).Str("error", mig.ErrorMessage(err)).Msg("audit checkpoint not delivered")
+			m.Log.Warn().Str("checkpoint", what).Str("error_code", mig.ErrorCode(err)).Str("error", mig.ErrorMessage(err)).Msg("audit checkpoint: " + what + " failed")
 		},
 	})
 	ev := m.Log.Info().Str("checkpoint_log", cc.Log).Str("checkpoint_key_id", audit.KeyID(key.Public().(ed25519.PublicKey))).
