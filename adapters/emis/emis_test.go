@@ -225,6 +225,9 @@ func TestStory(t *testing.T) {
 		{"E2-FLU", record.KindImmunisation, "86198006", record.StatusUnknown, day(2026, 10, 5)},
 		{"E2-APPENDIX", record.KindProcedure, "80146002", record.StatusUnknown, day(2010, 7, 20)},
 		{"E2-PALLIATIVE", record.KindRisk, "414937009", record.StatusUnknown, day(2026, 6, 1)},
+		{"A2-LOCALDRUG", record.KindAllergy, "416098002", record.StatusActive, day(2018, 4, 16)},
+		{"E2-CHOLESTEROL", record.KindInvestigation, "1005671000000105", record.StatusUnknown, day(2026, 8, 20)},
+		{"E2-FH-MOTHER", record.KindNone, "44054006", record.StatusUnknown, day(2018, 9, 3)},
 	}
 	for _, c := range cases {
 		e := find(t, r, c.id)
@@ -293,6 +296,19 @@ func TestStory(t *testing.T) {
 	}
 	if a := find(t, r, "A2-PENICILLIN").Allergy; a.Category != record.AllergyDrug || !a.Substance.IsZero() {
 		t.Errorf("allergy %+v", a)
+	}
+	// 14: the drug allergy heading with an EMIS drug name as the allergen:
+	// the allergen is not coded, and nothing says the allergy was confirmed.
+	if a := find(t, r, "A2-LOCALDRUG").Allergy; a.Category != record.AllergyDrug || !a.AllergenUncoded || a.Confirmed || !a.Substance.IsZero() {
+		t.Errorf("allergy, allergen not coded %+v", a)
+	}
+	// 15: a unit on no list: the value kept, the unit withheld.
+	if v := find(t, r, "E2-CHOLESTEROL").Value; v == nil || v.Value != "5.2" || v.Unit != "" || !v.UnitWithheld {
+		t.Errorf("cholesterol value %+v", v)
+	}
+	// 16: EventType 12, the mother's diabetes: about a relative.
+	if e := find(t, r, "E2-FH-MOTHER"); e.NotShown != record.RuleRelative {
+		t.Errorf("family history rule %q", e.NotShown)
 	}
 }
 

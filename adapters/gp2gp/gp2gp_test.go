@@ -185,7 +185,20 @@ func TestEquivalenceStory(t *testing.T) {
 	if consent.Effective != day("20200106") {
 		t.Errorf("consent date %v", consent.Effective)
 	}
-	dm := one(t, r, "44054006", record.KindProblem)
+	// 44054006 twice: the patient's own diabetes (item 2) and the mother's
+	// (item 16, about a relative: not shown).
+	var dm, relative record.Entry
+	for _, e := range byCode(r, "44054006") {
+		switch e.Kind {
+		case record.KindProblem:
+			dm = e
+		case record.KindNone:
+			relative = e
+		}
+	}
+	if n := len(byCode(r, "44054006")); n != 2 || relative.NotShown != record.RuleRelative || relative.Effective != day("20180903") {
+		t.Errorf("SNOMED 44054006: %d entries, the relative's %+v", n, relative)
+	}
 	if dm.Status != record.StatusActive || dm.Effective != day("20120501") || dm.Problem.Significance != "major" {
 		t.Errorf("diabetes %+v", dm)
 	}
@@ -261,14 +274,24 @@ func TestEquivalenceStory(t *testing.T) {
 	if rk := one(t, r, "414937009", record.KindRisk); rk.Effective != day("20260601") {
 		t.Errorf("risk %+v", rk)
 	}
-	// Nothing else is shown: 13 items, the consultation holding 3 of them.
+	// 14: a drug allergy under the heading whose allergen is a local code.
+	if al := one(t, r, "416098002", record.KindAllergy); al.Effective != day("20180416") || al.Allergy.Category != record.AllergyDrug ||
+		!al.Allergy.AllergenUncoded || al.Allergy.Confirmed || !al.Allergy.Substance.IsZero() {
+		t.Errorf("allergy, allergen not coded %+v %+v", al, al.Allergy)
+	}
+	// 15: a result in a unit on no list: value kept, unit withheld.
+	if ch := one(t, r, "1005671000000105", record.KindInvestigation); ch.Value == nil || ch.Value.Value != "5.2" ||
+		ch.Value.Unit != "" || !ch.Value.UnitWithheld || ch.Effective != day("20260820") {
+		t.Errorf("cholesterol %+v %+v", ch, ch.Value)
+	}
+	// Nothing else is shown: 15 items, the consultation holding 3 of them.
 	shown := 0
 	for _, e := range r.Entries {
 		if e.Kind != record.KindNone {
 			shown++
 		}
 	}
-	if want := 2 + 1 + 2 + 3 + 1 + 1 + 1 + 1 + 1 + 1 + 1; shown != want {
+	if want := 2 + 1 + 2 + 3 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1; shown != want {
 		t.Errorf("%d shown entries, want %d", shown, want)
 	}
 }

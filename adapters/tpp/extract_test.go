@@ -82,9 +82,14 @@ func TestEquivalenceStory(t *testing.T) {
 	}
 	bySNOMED := map[string]*record.Entry{}
 	kinds := map[record.Kind]int{}
+	var relatives []*record.Entry
 	for i := range rec.Entries {
 		e := &rec.Entries[i]
 		kinds[e.Kind]++
+		if e.NotShown == record.RuleRelative {
+			relatives = append(relatives, e)
+			continue
+		}
 		if c, ok := e.Code.Find(record.SystemSNOMED); ok && e.Kind != record.KindMedicationIssue {
 			bySNOMED[c.Code] = e
 		}
@@ -107,6 +112,8 @@ func TestEquivalenceStory(t *testing.T) {
 		{"86198006", "65E..", record.KindImmunisation, 0, "2026-10-05"},
 		{"80146002", "7611.", record.KindProcedure, 0, "2010-07-20"},
 		{"414937009", "8CM1.", record.KindRisk, 0, "2026-06-01"},
+		{"416098002", "14L..", record.KindAllergy, record.StatusActive, "2018-04-16"},
+		{"1005671000000105", "44P..", record.KindInvestigation, 0, "2026-08-20"},
 	}
 	for _, tt := range tests {
 		e := bySNOMED[tt.sct]
@@ -124,8 +131,23 @@ func TestEquivalenceStory(t *testing.T) {
 	if bySNOMED["263199001"].End.T.Format("2006-01-02") != "2015-06-01" || bySNOMED["323509004"].End.T.Format("2006-01-02") != "2025-03-08" {
 		t.Error("end dates")
 	}
-	want := map[record.Kind]int{record.KindNone: 1, record.KindProblem: 2, record.KindAllergy: 1, record.KindMedicationAuthorisation: 2,
-		record.KindMedicationIssue: 3, record.KindEncounter: 1, record.KindBloodPressure: 1, record.KindInvestigation: 1,
+	// 14: the drug allergy heading, the drug named only in free text.
+	if al := bySNOMED["416098002"]; al != nil && (al.Allergy == nil || !al.Allergy.AllergenUncoded || al.Allergy.Confirmed ||
+		al.Allergy.Category != record.AllergyDrug) {
+		t.Errorf("allergy, allergen not coded: %+v", al.Allergy)
+	}
+	// 15: a unit on no list: value kept, unit withheld.
+	if ch := bySNOMED["1005671000000105"]; ch != nil && (ch.Value == nil || ch.Value.Value != "5.2" || ch.Value.Unit != "" || !ch.Value.UnitWithheld) {
+		t.Errorf("cholesterol value %+v", ch.Value)
+	}
+	// 16: the mother's diabetes, about a relative: not shown.
+	if len(relatives) != 1 {
+		t.Errorf("%d statements about a relative, want 1", len(relatives))
+	} else if c, _ := relatives[0].Code.Find(record.SystemSNOMED); c.Code != "44054006" || day(relatives[0].Effective) != "2018-09-03" {
+		t.Errorf("statement about a relative %+v", relatives[0])
+	}
+	want := map[record.Kind]int{record.KindNone: 2, record.KindProblem: 2, record.KindAllergy: 2, record.KindMedicationAuthorisation: 2,
+		record.KindMedicationIssue: 3, record.KindEncounter: 1, record.KindBloodPressure: 1, record.KindInvestigation: 2,
 		record.KindReferral: 1, record.KindImmunisation: 1, record.KindProcedure: 1, record.KindRisk: 1}
 	for k, n := range want {
 		if kinds[k] != n {

@@ -147,7 +147,7 @@ def notelist():
 
 
 def story():
-    """9990002002: the equivalence story (ARCHITECTURE.md)."""
+    """9990002002: the equivalence story (ARCHITECTURE.md), items 1-16."""
     ev = [
         consent("E2-CONSENT", "06/01/2020"),
         event("E2-DIABETES", "01/05/2012", code("C10F.", "READ2", "Type 2 diabetes mellitus", 44054006), etype=2,
@@ -157,6 +157,11 @@ def story():
         event("E2-APPENDIX", "20/07/2010", code("7611.", "READ2", "Emergency excision of appendix", 80146002)),
         event("E2-PALLIATIVE", "01/06/2026", code("8CM1.", "READ2", "On gold standards palliative care framework", 414937009)),
         event("E2-FLU", "05/10/2026", code("65E..", "READ2", "Influenza vaccination", 86198006), etype=13),
+        # 15: a result in the laboratory's own unit, on no list: value kept, unit marked absent
+        event("E2-CHOLESTEROL", "20/08/2026", code("44P..", "READ2", "Serum cholesterol", 1005671000000105),
+              value=num("5.2", ft("labunit")), etype=5),
+        # 16: the mother's type 2 diabetes (EventType 12, family history): never the patient's own
+        event("E2-FH-MOTHER", "03/09/2018", code("C10F.", "READ2", "Type 2 diabetes mellitus", 44054006), etype=12),
     ]
     cons = ("<ConsultationList><Consultation><GUID>C2-CONSULT</GUID><AssignedDate>15/09/2026 10:30:00</AssignedDate>"
             "<DatePart>4</DatePart><UserID><RefID>1</RefID></UserID><ExternalConsultant>%s</ExternalConsultant>"
@@ -179,9 +184,15 @@ def story():
     cons += "</ElementList></Consultation></ConsultationList>"
     allergy = ("<AllergyList><Allergy><GUID>A2-PENICILLIN</GUID><AssignedDate>02/05/2001</AssignedDate>"
                "<AuthorID><RefID>1</RefID></AuthorID><DescriptiveText>%s</DescriptiveText>%s"
-               "<AllergyType>1</AllergyType>%s</Allergy></AllergyList>") % (
+               "<AllergyType>1</AllergyType>%s</Allergy>"
+               # 14: the drug allergy heading, the allergen an EMIS drug name with no map (coded only locally)
+               "<Allergy><GUID>A2-LOCALDRUG</GUID><AssignedDate>16/04/2018</AssignedDate>"
+               "<AuthorID><RefID>1</RefID></AuthorID><DescriptiveText>%s</DescriptiveText>%s"
+               "<AllergyType>2</AllergyType>%s</Allergy></AllergyList>") % (
         ft("allergydesc"), code("14L2.", "READ2", "H/O: penicillin allergy", 91936005),
-        code("PEN1", "EMISDRUGGROUP", ft("druggroup"), tag="Codes"))
+        code("PEN1", "EMISDRUGGROUP", ft("druggroup"), tag="Codes"),
+        ft("allergydesc"), code("14L..", "READ2", "H/O: drug allergy", 416098002),
+        code("60606", "EMISDRUGNAME", ft("drugname"), tag="Codes"))
     meds = "<MedicationList>" + medication(
         "M2-METFORMIN", "10/01/2024", METFORMIN, "one tablet twice daily", 56, "tablet", "REPEAT", "C", repeats=6, issued=2,
         extra="<ProblemLinkList><Link><Target><GUID>E2-DIABETES</GUID></Target><LinkType>0</LinkType></Link></ProblemLinkList>") + medication(

@@ -74,6 +74,22 @@ func story() *doc {
 		d.obs(d.id.next(), read("7611.00", "Appendicectomy", "80146002"), "20100720", obsOpt{}))
 	d.composition(d.id.next(), nonConsult, "20260601", false,
 		d.obs(d.id.next(), read("8CM1.00", "On gold standards palliative care framework", "414937009"), "20260601", obsOpt{}))
+	// 14: a drug allergy under the national heading whose allergen the
+	// practice coded only locally (a local code as the observation's value).
+	d.composition(d.id.next(), nonConsult, "20180416", false,
+		d.allergyWith(d.id.next(), d.id.next(), "20180416", read("14L..00", "H/O: drug allergy", "416098002"),
+			&cd{sys: oidLocal, code: "DRGLOC6", display: "FREETEXT-9990001006-localdrug"}))
+	// 15: a result in the laboratory's own unit (originalText beside
+	// unit="1"), which is on no list: the value is kept, the unit is not.
+	d.composition(d.id.next(), nonConsult, "20260820", false,
+		d.obs(d.id.next(), read("44P..00", "Serum cholesterol", "1005671000000105"), "20260820",
+			obsOpt{rawValue: unity("5.2", "FREETEXT-9990001006-labunit")}))
+	// 16: the mother's type 2 diabetes (subject/personalRelationship): about
+	// a relative, never the patient's own condition.
+	mother := sct("72705000", "Mother")
+	d.composition(d.id.next(), nonConsult, "20180903", false,
+		d.obs(d.id.next(), read("C10F.00", "Type 2 diabetes mellitus", "44054006"), "20180903",
+			obsOpt{relative: &mother, annotation: "FREETEXT-9990001006-relativenote"}))
 	return d
 }
 
