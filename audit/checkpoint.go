@@ -373,17 +373,24 @@ func ReadPublicKey(path string) (ed25519.PublicKey, error) {
 // --- the log ---
 
 // AppendCheckpoint appends cp as one JSON line to the log at path (created
-// 0640 if absent, opened append-only) and fsyncs it.
+// 0640 if absent, opened append-only) and fsyncs it. After a torn last
+// line (a crash while appending) it starts a new line.
 func AppendCheckpoint(path string, cp *Checkpoint) error {
 	line, err := json.Marshal(cp)
 	if err != nil {
 		return err
 	}
+	line = append(line, '\n')
+	if torn, err := endsTorn(path); err != nil {
+		return err
+	} else if torn {
+		line = append([]byte{'\n'}, line...)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
+	if _, err := f.Write(line); err != nil {
 		f.Close()
 		return err
 	}
@@ -392,6 +399,27 @@ func AppendCheckpoint(path string, cp *Checkpoint) error {
 		return err
 	}
 	return f.Close()
+}
+
+// endsTorn reports whether the file at path is non-empty and does not end
+// with a newline.
+func endsTorn(path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return false, err
+	}
+	var b [1]byte
+	if _, err := f.ReadAt(b[:], fi.Size()-1); err != nil {
+		return false, err
+	}
+	return b[0] != '\n', nil
 }
 
 // LogReport is what reading a checkpoint log found.
@@ -424,13 +452,18 @@ func ReadCheckpoints(path string, pub ed25519.PublicKey) (*LogReport, error) {
 		if len(line) == 0 {
 			break
 		}
-		torn := err == io.EOF && !bytes.HasSuffix(line, []byte("\n"))
 		var cp Checkpoint
 		if jerr := json.Unmarshal(bytes.TrimSpace(line), &cp); jerr != nil {
-			if !torn {
+			// A prefix of a line is a crash while appending (the next
+			// append starts a new line): not a problem.
+			t := bytes.TrimSpace(line)
+			if !(bytes.HasPrefix(t, []byte(`{"seq":`)) && !bytes.HasSuffix(t, []byte("}"))) {
 				r.Problems = append(r.Problems, fmt.Sprintf("line %d: not a checkpoint", n))
 			}
-			break
+			if err == io.EOF {
+				break
+			}
+			continue
 		}
 		if verr := cp.Verify(pub); verr != nil {
 			r.Problems = append(r.Problems, fmt.Sprintf("line %d (seq %d): %v", n, cp.Seq, verr))

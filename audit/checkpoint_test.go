@@ -207,7 +207,8 @@ func TestReadCheckpointsFindsForgedLines(t *testing.T) {
 		{"another key's line", line(good(10)) + line(audit.SignCheckpoint(newKey(t), 40, hashOf(40, false), time.Now())), 10, "signature does not verify"},
 		{"seq goes back", line(good(20)) + line(good(10)), 20, "goes back"},
 		{"two hashes for one seq", line(good(20)) + line(other), 20, "different hashes"},
-		{"garbage line", line(good(10)) + "hello\n" + line(good(20)), 10, "not a checkpoint"},
+		{"garbage line", line(good(10)) + "hello\n" + line(good(20)), 20, "not a checkpoint"},
+		{"torn line, then appends after a restart", line(good(10)) + line(good(15))[:30] + "\n" + line(good(20)), 20, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_"))
@@ -360,5 +361,26 @@ func TestPublicKeyOneKeyPerLog(t *testing.T) {
 	got, err := audit.ReadPublicKey(p)
 	if err != nil || !got.Equal(k1.Public()) {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestAppendAfterTornLine: a crash in the middle of an append leaves a
+// prefix; the next append starts a new line and the log still reads clean.
+func TestAppendAfterTornLine(t *testing.T) {
+	k := newKey(t)
+	log := filepath.Join(t.TempDir(), "checkpoints.log")
+	if err := audit.AppendCheckpoint(log, audit.SignCheckpoint(k, 10, hashOf(10, false), time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(audit.SignCheckpoint(k, 15, hashOf(15, false), time.Now()))
+	f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	f.Write(b[:25]) // the crash
+	f.Close()
+	if err := audit.AppendCheckpoint(log, audit.SignCheckpoint(k, 20, hashOf(20, false), time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	r, err := audit.ReadCheckpoints(log, k.Public().(ed25519.PublicKey))
+	if err != nil || len(r.Problems) > 0 || r.Lines != 2 || r.Latest.Seq != 20 {
+		t.Fatalf("%v %+v", err, r)
 	}
 }
