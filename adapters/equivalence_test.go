@@ -29,6 +29,15 @@ import (
 // profile's LOINC code is compared). A blood pressure component is compared
 // by its LOINC code, the SNOMED codes of its half and its value.
 //
+// Beside the resources, each record's coded statements that are not shown
+// are compared by rule, SNOMED code and date (statements coded only
+// locally are format-specific and left out), so an item the story says is
+// not shown (a relative's condition) is shown in none of the three.
+//
+// The comparison alone would pass if all three adapters lost an item in
+// the same way, so storyMust pins, in every format, the lines the rules of
+// issue 11 fix (items 14-16 of the story).
+//
 // The records are read the way the gateway reads them, through a Reader
 // over directory sources, so demographics come from each practice's
 // registration list (a GP2GP extract carries none of its own).
@@ -40,6 +49,23 @@ var storyExtracts = []struct{ format, path, nhs string }{
 
 // storyNow fixes "now" for the time-bound Summary rules.
 var storyNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+// storyMust lists summary lines each format must give, exactly: the story's
+// items that restate a rule of issue 11 (ARCHITECTURE.md, items 14-16).
+var storyMust = []string{
+	// 14. A drug allergy under the national heading whose allergen is coded
+	// only locally: the heading's code, the allergen-not-coded extension, no
+	// verificationStatus (never "confirmed").
+	"AllergyIntolerance views=summary code=416098002 clinicalStatus=active category=medication onsetDateTime=2018-04-16 " +
+		"extension=https://mig.example.nhs.uk/StructureDefinition/Extension-AllergenNotCoded:true",
+	// 15. A result in a unit on no list: the value kept, no unit text or
+	// code, the unit marked with data-absent-reason.
+	"Observation views=summary+investigations code=1005671000000105 status=final category=laboratory effectiveDateTime=2026-08-20 " +
+		"value=5.2 unit=absent:unsupported",
+	// 16. The mother's type 2 diabetes: not shown, as about a relative (and
+	// the one diabetes Condition is the patient's own, item 2).
+	"not-shown rule=about-a-relative code=44054006 date=2018-09-03",
+}
 
 func TestEquivalenceStory(t *testing.T) {
 	ids, err := fhir.NewIDs(make([]byte, 32))
@@ -74,11 +100,23 @@ func TestEquivalenceStory(t *testing.T) {
 			}
 			summaries[x.format] = append(summaries[x.format], summarise(t, b, r.Views))
 		}
+		summaries[x.format] = append(summaries[x.format], notShown(rec)...)
 		sort.Strings(summaries[x.format])
 	}
 	if os.Getenv("MIG_SHOW_STORY") != "" {
 		for f, s := range summaries {
 			t.Logf("%s:\n  %s", f, strings.Join(s, "\n  "))
+		}
+	}
+	for _, x := range storyExtracts {
+		have := map[string]int{}
+		for _, l := range summaries[x.format] {
+			have[l]++
+		}
+		for _, l := range storyMust {
+			if have[l] != 1 {
+				t.Errorf("%s: %d of the line the story fixes, want 1:\n  %s", x.format, have[l], l)
+			}
 		}
 	}
 	base := summaries["gp2gp"]
@@ -130,6 +168,10 @@ func summarise(t *testing.T, b []byte, views []record.View) string {
 	if c, ok := m["category"].([]any); ok {
 		var cs []string
 		for _, x := range c {
+			if s, ok := x.(string); ok { // AllergyIntolerance.category is a code
+				cs = append(cs, s)
+				continue
+			}
 			cs = append(cs, codes(x))
 		}
 		add("category", strings.Join(cs, "+"))
@@ -146,7 +188,7 @@ func summarise(t *testing.T, b []byte, views []record.View) string {
 		}
 	}
 	if q, ok := m["valueQuantity"].(map[string]any); ok {
-		add("value", fmt.Sprintf("%v %v", q["value"], q["code"]))
+		add("value", quantity(q))
 	}
 	if cs, ok := m["component"].([]any); ok {
 		for _, c := range cs {
@@ -167,7 +209,73 @@ func summarise(t *testing.T, b []byte, views []record.View) string {
 	if h, ok := m["hasMember"].([]any); ok {
 		add("members", len(h))
 	}
+	add("extension", extensions(m["extension"]))
 	return typ + " " + strings.Join(parts, " ")
+}
+
+// quantity reduces a Quantity to its comparator, value and UCUM code, or,
+// where the unit was left out, the data-absent-reason its unit carries.
+// The unit text is compared where there is no code.
+func quantity(q map[string]any) string {
+	s := str(q["comparator"]) + fmt.Sprint(q["value"])
+	switch {
+	case q["code"] != nil:
+		s += " " + str(q["code"])
+	case q["unit"] != nil:
+		s += " unit-text=" + str(q["unit"])
+	}
+	if u, ok := q["_unit"].(map[string]any); ok {
+		for _, e := range asList(u["extension"]) {
+			if em := e.(map[string]any); em["url"] == "http://hl7.org/fhir/StructureDefinition/data-absent-reason" {
+				s += " unit=absent:" + str(em["valueCode"])
+			}
+		}
+	}
+	return s
+}
+
+// extensions lists a resource's top-level extensions as url:value, sorted.
+func extensions(v any) string {
+	var out []string
+	for _, e := range asList(v) {
+		em := e.(map[string]any)
+		for k, x := range em {
+			if strings.HasPrefix(k, "value") {
+				out = append(out, fmt.Sprintf("%s:%v", str(em["url"]), x))
+			}
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+// notShown lists the coded statements a record does not show, by rule,
+// SNOMED code and day; statements without a SNOMED code (local codes, a
+// format's own) are left out.
+func notShown(rec *record.Record) []string {
+	var out []string
+	for i := range rec.Entries {
+		e := &rec.Entries[i]
+		if e.Kind != record.KindNone && e.NotShown.Shown() {
+			continue
+		}
+		var sct []string
+		for _, c := range e.Code.Codings {
+			if c.System == record.SystemSNOMED && c.Code != "" {
+				sct = append(sct, c.Code)
+			}
+		}
+		if len(sct) == 0 {
+			continue
+		}
+		sort.Strings(sct)
+		date := ""
+		if !e.Effective.IsZero() {
+			date = e.Effective.T.Format("2006-01-02")
+		}
+		out = append(out, fmt.Sprintf("not-shown rule=%s code=%s date=%s", e.NotShown, strings.Join(sct, ","), date))
+	}
+	return out
 }
 
 func str(v any) string { s, _ := v.(string); return s }
