@@ -532,3 +532,31 @@ func TestVerifyChecksMerkleRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestStartWithoutCheckpoint: before the first checkpoint (a new log) the
+// start-up check walks hashes and links only, so a large store upgraded to
+// checkpoints starts in seconds; a broken hash still refuses.
+func TestStartWithoutCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	buildStore(t, path, 0, 20)
+	update(t, path, func(tx *bbolt.Tx) error { return tx.Bucket(bPatient).Delete(ixKey(victimNHS, 1)) })
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Verify(ctx, VerifyOptions{AfterCheckpoint: true})
+	s.Close()
+	if err != nil || !rep.OK() || rep.Records != 20 {
+		t.Fatalf("%v %d %v", err, rep.Records, rep.Problems)
+	}
+	flipAll(t, path, []byte(`"req-004"`), 6)
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if rep, err = s.Verify(ctx, VerifyOptions{AfterCheckpoint: true}); err != nil || rep.OK() || rep.Problems[0].Kind != ProblemHash {
+		t.Fatalf("%v %v", err, rep.Problems)
+	}
+}

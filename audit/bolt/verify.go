@@ -165,8 +165,11 @@ type verifier struct {
 func newVerifier(opt VerifyOptions, paths []string) *verifier {
 	r := &VerifyReport{Files: paths, Checkpoint: opt.Checkpoint}
 	v := &verifier{r: r, opt: opt}
-	if opt.AfterCheckpoint && opt.Checkpoint != nil {
-		v.from = opt.Checkpoint.Seq
+	if opt.AfterCheckpoint {
+		v.from = ^uint64(0) // no checkpoint yet (a new log): hashes and links only
+		if opt.Checkpoint != nil {
+			v.from = opt.Checkpoint.Seq
+		}
 	}
 	r.From = v.from
 	return v
