@@ -82,8 +82,12 @@ type resource struct {
 	OccurrenceDateTime string  `json:"occurrenceDateTime"`
 	Period             *period `json:"period"`
 
-	ValueQuantity        *quantity `json:"valueQuantity"`
-	ValueString          string    `json:"valueString"`
+	ValueQuantity *quantity `json:"valueQuantity"`
+	ValueString   string    `json:"valueString"`
+	ValueRange    *struct {
+		Low  *quantity `json:"low"`
+		High *quantity `json:"high"`
+	} `json:"valueRange"`
 	ValueCodeableConcept *concept  `json:"valueCodeableConcept"`
 	Interpretation       []concept `json:"interpretation"`
 	ReferenceRange       []struct {

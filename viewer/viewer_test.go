@@ -402,6 +402,7 @@ func TestRecordTabsSayWhatIsNotShown(t *testing.T) {
 				return
 			}
 			io.WriteString(w, bundleOf(next, patientJSON,
+				`{"resourceType":"Observation","id":"o2","category":[{"coding":[{"code":"laboratory"}]}],"code":{"coding":[{"system":"http://read.info/readv2","code":"42N..","userSelected":true}]},"effectiveDateTime":"2026-09-16","valueRange":{"low":{"value":2,"unit":"mg/L"},"high":{"value":4,"unit":"mg/L"}}}`,
 				`{"resourceType":"Observation","id":"o1","category":[{"coding":[{"code":"laboratory"}]}],"code":{"coding":[{"system":"http://read.info/readv2","code":"44J3.","userSelected":true}]},"effectiveDateTime":"2026-09-15","valueQuantity":{"value":7.5,"comparator":">","_unit":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"masked"}]}},"referenceRange":[{"low":{"value":3,"unit":"mmol/L"},"high":{"value":5.5,"unit":"mmol/L"}}],"interpretation":[{"coding":[{"code":"H"}]}]}`))
 		case "medication":
 			io.WriteString(w, bundleOf("", patientJSON))
@@ -435,7 +436,7 @@ func TestRecordTabsSayWhatIsNotShown(t *testing.T) {
 		t.Error("said no allergies")
 	}
 	inv := do(t, c, http.MethodGet, base+"investigations", nil)
-	for _, want := range []string{"could not be read completely", "&gt;7.5", "unit withheld", "3 to 5.5 mmol/L", "High", "term not available"} {
+	for _, want := range []string{"could not be read completely", "&gt;7.5", "unit withheld", "3 to 5.5 mmol/L", "High", "term not available", "2 to 4</td><td class=\"nhsuk-table__cell\">mg/L"} {
 		if !strings.Contains(inv.body, want) {
 			t.Errorf("investigations lack %q", want)
 		}

@@ -356,6 +356,21 @@ func investigations(id, title string, b *bundle) section {
 		if v == "" && r.ValueCodeableConcept != nil {
 			v = r.ValueCodeableConcept.term()
 		}
+		if v == "" && r.ValueRange != nil {
+			lo, lu := showQuantity(r.ValueRange.Low)
+			hi, hu := showQuantity(r.ValueRange.High)
+			switch {
+			case lo != "" && hi != "":
+				v, u = lo+" to "+hi, lu
+				if u == "" {
+					u = hu
+				}
+			case lo != "":
+				v, u = "at least "+lo, lu
+			case hi != "":
+				v, u = "at most "+hi, hu
+			}
+		}
 		if v == "" {
 			v = r.ValueString
 		}
