@@ -140,6 +140,10 @@ test('sign in, find a patient, record consent, every tab', async () => {
   assert.match(await page.textContent('main'), /142[\s\S]*88/);
   await page.click('.srv-tabs__link:text-is("Summary")');
   assert.match(await page.textContent('#allergies'), /14L2/);
+  // Equivalence story items 14 and 15: an allergen coded only locally, a
+  // result in a unit on no list.
+  assert.match(await page.textContent('#allergies'), /Allergen not coded: check with the GP practice/);
+  assert.match(await page.textContent('#recent-tests'), /unit withheld/);
   assert.match(await page.textContent('#active-problems'), /C10F[\s\S]*44054006/);
   // Printed, the page says who printed it and when the record was read;
   // the navigation and forms are left out.
