@@ -140,8 +140,12 @@ func New(ctx context.Context, cfg Config) (*Viewer, error) {
 // configured clinical systems.
 func (v *Viewer) contentSecurityPolicy() string {
 	formAction := "'self'"
-	if u, err := url.Parse(v.cfg.Issuer); err == nil && u.Host != "" {
-		formAction += " " + u.Scheme + "://" + u.Host
+	seen := map[string]bool{}
+	for _, raw := range []string{v.cfg.Issuer, v.oauth.Endpoint.AuthURL, v.endSession} {
+		if u, err := url.Parse(raw); err == nil && u.Host != "" && !seen[u.Host] {
+			seen[u.Host] = true
+			formAction += " " + u.Scheme + "://" + u.Host
+		}
 	}
 	frame := "'none'"
 	if len(v.cfg.FrameAncestors) > 0 {
