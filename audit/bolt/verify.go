@@ -263,6 +263,8 @@ func (v *verifier) tx(ctx context.Context, tx *bolt.Tx, file string, first bool)
 	}
 	live := tx.Bucket(bAttrs) != nil // archive segments hold records and ids only
 	ids := tx.Bucket(bIDs)
+	startProblems := r.ProblemsTotal
+	expect := map[string]uint64{} // bucket -> entries the records give (distinct keys)
 	badAttrs := map[uint64]bool{} // seqs whose attrs were already reported
 	from := v.from
 
@@ -339,6 +341,7 @@ func (v *verifier) tx(ctx context.Context, tx *bolt.Tx, file string, first bool)
 			if got := ids.Get([]byte(st.ID)); !bytes.Equal(got, k) {
 				r.add(Problem{File: file, Kind: ProblemIndex, Seq: key, Detail: fmt.Sprintf("ids: entry for the record's id %s", pointsAt(got))})
 			}
+			expect[string(bIDs)]++
 			r.IndexEntries++
 		}
 		if !live {
@@ -350,6 +353,7 @@ func (v *verifier) tx(ctx context.Context, tx *bolt.Tx, file string, first bool)
 			badAttrs[key] = true
 			continue
 		}
+		expect[string(bAttrs)]++
 		stored, err := unmarshalAttrs(av)
 		if err != nil {
 			r.add(Problem{File: file, Kind: ProblemAttrs, Seq: key, Detail: "attrs: undecodable entry"})
@@ -363,8 +367,13 @@ func (v *verifier) tx(ctx context.Context, tx *bolt.Tx, file string, first bool)
 			}
 			badAttrs[key] = true
 		}
-		for _, ix := range indexEntries(&want, key) {
+		entries := indexEntries(&want, key)
+		for i, ix := range entries {
 			r.IndexEntries++
+			if slices.ContainsFunc(entries[:i], func(e ixEntry) bool { return bytes.Equal(e.bucket, ix.bucket) && bytes.Equal(e.key, ix.key) }) {
+				continue // the emergency subtype given twice
+			}
+			expect[string(ix.bucket)]++
 			if !hasKey(tx.Bucket(ix.bucket), ix.key) {
 				r.add(Problem{File: file, Kind: ProblemIndex, Seq: key, Detail: fmt.Sprintf("%s: entry %s missing", ix.bucket, describeKey(ix.bucket, ix.key))})
 			}
@@ -392,21 +401,55 @@ func (v *verifier) tx(ctx context.Context, tx *bolt.Tx, file string, first bool)
 		// is left to migctl audit verify.
 		return nil
 	}
-	return v.reverse(ctx, tx, file, anchorSeq, badAttrs)
+	return v.reverse(ctx, tx, file, anchorSeq, badAttrs, expect, r.ProblemsTotal == startProblems)
+}
+
+// countKeys counts a bucket's keys: a sequential walk, no lookups.
+func countKeys(ctx context.Context, b *bolt.Bucket) (uint64, error) {
+	var n uint64
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if n++; n%65536 == 0 {
+			if err := ctx.Err(); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
 }
 
 // reverse walks every index-like bucket and checks each entry is one its
-// record explains.
-func (v *verifier) reverse(ctx context.Context, tx *bolt.Tx, file string, anchorSeq uint64, badAttrs map[uint64]bool) error {
+// record explains. When the forward walk found nothing wrong and a bucket
+// holds exactly as many entries as the records give (each of which the
+// forward walk found), it can hold no other, and its entries are only
+// counted: that keeps a clean store's verification to one random lookup
+// per expected entry.
+func (v *verifier) reverse(ctx context.Context, tx *bolt.Tx, file string, anchorSeq uint64, badAttrs map[uint64]bool, expect map[string]uint64, clean bool) error {
 	r := v.r
 	recs := tx.Bucket(bRecords)
+	exact := func(b []byte) (bool, error) {
+		bk := tx.Bucket(b)
+		if !clean || bk == nil {
+			return false, nil
+		}
+		n, err := countKeys(ctx, bk)
+		if err != nil {
+			return false, err
+		}
+		r.IndexEntries += n
+		return n == expect[string(b)], nil
+	}
 	tick := func() error {
 		if r.IndexEntries++; r.IndexEntries%4096 == 0 {
 			return ctx.Err()
 		}
 		return nil
 	}
-	if ids := tx.Bucket(bIDs); ids != nil {
+	ok, err := exact(bIDs)
+	if err != nil {
+		return err
+	}
+	if ids := tx.Bucket(bIDs); ids != nil && !ok {
 		ic := ids.Cursor()
 		for k, val := ic.First(); k != nil; k, val = ic.Next() {
 			if err := tick(); err != nil {
@@ -427,8 +470,15 @@ func (v *verifier) reverse(ctx context.Context, tx *bolt.Tx, file string, anchor
 		return nil
 	}
 	// attrs: one per record.
+	if ok, err = exact(bAttrs); err != nil {
+		return err
+	}
 	ac := at.Cursor()
-	for k, _ := ac.First(); k != nil; k, _ = ac.Next() {
+	k0, _ := ac.First()
+	if ok {
+		k0 = nil
+	}
+	for k := k0; k != nil; k, _ = ac.Next() {
 		if err := tick(); err != nil {
 			return err
 		}
@@ -449,6 +499,11 @@ func (v *verifier) reverse(ctx context.Context, tx *bolt.Tx, file string, anchor
 		bk := tx.Bucket(b)
 		if bk == nil {
 			r.add(Problem{File: file, Kind: ProblemFormat, Detail: string(b) + ": bucket missing"})
+			continue
+		}
+		if ok, err := exact(b); err != nil {
+			return err
+		} else if ok {
 			continue
 		}
 		ic := bk.Cursor()
