@@ -282,6 +282,14 @@ func TestTamperedStoppedStore(t *testing.T) {
 				return ti.Put(append(timeKey(a.time+int64(24*time.Hour)), be64(12)...), nil)
 			})
 		}, ProblemIndex, 12, nil, false},
+		{"a second id pointing at a record", func(t *testing.T, path, _ string) {
+			update(t, path, func(tx *bbolt.Tx) error { return tx.Bucket(bIDs).Put([]byte("forged-id"), be64(7)) })
+		}, ProblemIndex, 7, nil, false},
+		{"attrs for a record that does not exist", func(t *testing.T, path, _ string) {
+			update(t, path, func(tx *bbolt.Tx) error {
+				return tx.Bucket(bAttrs).Put(be64(77), (&attrs{outcome: "0", subtype: "read", nhs: victimNHS}).marshal())
+			})
+		}, ProblemAttrs, 77, nil, false},
 		{"outbox notification sent to another practice", func(t *testing.T, path, _ string) {
 			update(t, path, func(tx *bbolt.Tx) error {
 				ob := tx.Bucket(bOutbox)
