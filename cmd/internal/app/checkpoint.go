@@ -152,6 +152,7 @@ func (m *Main) finalCheckpoint() {
 	if m.ckpt == nil || m.audit == nil {
 		return
 	}
+	defer func() { m.ckpt = nil }() // once: Close may be called again
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := m.ckpt.Checkpoint(ctx); err != nil {
