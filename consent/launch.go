@@ -38,10 +38,10 @@ type LaunchStore interface {
 	Create(ctx context.Context, l *Launch) error
 	// Redeem marks the launch with key used, once: it fails with
 	// ErrLaunchInvalid when the launch is unknown, expired or already
-	// redeemed, and with ErrLaunchOtherUser when it names another user
-	// (the launch is then spent too). until is how long it then scopes API
-	// calls.
-	Redeem(ctx context.Context, key, userID string, now, until time.Time) (*Launch, error)
+	// redeemed, and with ErrLaunchOtherUser when it names another user, or
+	// an organisation other than org (the launch is then spent too). until
+	// is how long it then scopes API calls.
+	Redeem(ctx context.Context, key, userID, org string, now, until time.Time) (*Launch, error)
 	// Get returns the launch with key, or an ENOTFOUND error.
 	Get(ctx context.Context, key string) (*Launch, error)
 	// UseAssertion records a client assertion's jti until exp; it fails if
@@ -53,7 +53,7 @@ type LaunchStore interface {
 // nobody learns which launch ids exist.
 var (
 	ErrLaunchInvalid   = mig.Refusal(mig.IssueAccessDenied, "the launch is not valid: it is unknown, has expired or was already used")
-	ErrLaunchOtherUser = mig.Refusal(mig.IssueAccessDenied, "the launch was made for another user")
+	ErrLaunchOtherUser = mig.Refusal(mig.IssueAccessDenied, "the launch was made for another user or organisation")
 	ErrLaunchPatient   = mig.Refusal(mig.IssueAccessDenied, "this request names a patient other than the launch's patient")
 	ErrAssertionReused = &mig.Error{Code: mig.EUNAUTHORIZED, Issue: mig.IssueAccessDenied, Message: "client assertion already used"}
 )

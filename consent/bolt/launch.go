@@ -89,7 +89,7 @@ func sweepLaunches(b *bbolt.Bucket, now time.Time) error {
 }
 
 // Redeem spends the launch once (see consent.LaunchStore).
-func (s launches) Redeem(ctx context.Context, key, userID string, now, until time.Time) (*consent.Launch, error) {
+func (s launches) Redeem(ctx context.Context, key, userID, org string, now, until time.Time) (*consent.Launch, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (s launches) Redeem(ctx context.Context, key, userID string, now, until tim
 		if err := b.Put([]byte(key), body); err != nil {
 			return err
 		}
-		if l.UserID != userID {
+		if l.UserID != userID || (l.OrgODS != "" && l.OrgODS != org) {
 			// Spent all the same (the transaction commits): a launch shown
 			// to the wrong user is never usable again.
 			otherUser = true

@@ -35,17 +35,17 @@ func TestLaunchRedeemOnceBeforeExpiry(t *testing.T) {
 	if err := s.Create(ctx, l); err == nil {
 		t.Fatal("a second launch with the same key was stored")
 	}
-	got, err := s.Redeem(ctx, key, "clin1", now.Add(time.Minute), now.Add(8*time.Hour))
+	got, err := s.Redeem(ctx, key, "clin1", "RX999", now.Add(time.Minute), now.Add(8*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.NHSNumber != "9990001006" || got.Redeemed.IsZero() || !got.Until.Equal(now.Add(8*time.Hour)) {
 		t.Fatalf("redeemed launch = %+v", got)
 	}
-	if _, err := s.Redeem(ctx, key, "clin1", now.Add(2*time.Minute), now.Add(8*time.Hour)); !errors.Is(err, consent.ErrLaunchInvalid) {
+	if _, err := s.Redeem(ctx, key, "clin1", "RX999", now.Add(2*time.Minute), now.Add(8*time.Hour)); !errors.Is(err, consent.ErrLaunchInvalid) {
 		t.Fatalf("replayed launch: err = %v, want ErrLaunchInvalid", err)
 	}
-	if _, err := s.Redeem(ctx, consent.LaunchKey("unknown"), "clin1", now, now); !errors.Is(err, consent.ErrLaunchInvalid) {
+	if _, err := s.Redeem(ctx, consent.LaunchKey("unknown"), "clin1", "RX999", now, now); !errors.Is(err, consent.ErrLaunchInvalid) {
 		t.Fatalf("unknown launch: err = %v", err)
 	}
 }
@@ -61,14 +61,22 @@ func TestLaunchExpiredAndOtherUser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Redeem(ctx, k1, "clin1", now.Add(5*time.Minute), now.Add(time.Hour)); !errors.Is(err, consent.ErrLaunchInvalid) {
+	if _, err := s.Redeem(ctx, k1, "clin1", "RX999", now.Add(5*time.Minute), now.Add(time.Hour)); !errors.Is(err, consent.ErrLaunchInvalid) {
 		t.Fatalf("expired launch: err = %v", err)
 	}
-	if _, err := s.Redeem(ctx, k2, "someone-else", now, now.Add(time.Hour)); !errors.Is(err, consent.ErrLaunchOtherUser) {
+	if _, err := s.Redeem(ctx, k2, "someone-else", "RX999", now, now.Add(time.Hour)); !errors.Is(err, consent.ErrLaunchOtherUser) {
 		t.Fatalf("other user: err = %v", err)
 	}
+	// A launch naming an organisation is for that organisation's role only.
+	_, k3 := consent.NewLaunchID()
+	if err := s.Create(ctx, &consent.Launch{Key: k3, UserID: "clin1", OrgODS: "NX999", NHSNumber: "9990001006", Created: now, Expires: now.Add(5 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Redeem(ctx, k3, "clin1", "RX999", now, now.Add(time.Hour)); !errors.Is(err, consent.ErrLaunchOtherUser) {
+		t.Fatalf("other organisation: err = %v", err)
+	}
 	// Shown to the wrong user, the launch is spent.
-	if _, err := s.Redeem(ctx, k2, "clin1", now, now.Add(time.Hour)); !errors.Is(err, consent.ErrLaunchInvalid) {
+	if _, err := s.Redeem(ctx, k2, "clin1", "RX999", now, now.Add(time.Hour)); !errors.Is(err, consent.ErrLaunchInvalid) {
 		t.Fatalf("launch after a wrong user: err = %v", err)
 	}
 }

@@ -127,7 +127,7 @@ func (s *Server) redeemLaunch(c echo.Context) error {
 	if scope <= 0 {
 		scope = s.Episode
 	}
-	l, err := s.Launch.Store.Redeem(c.Request().Context(), consent.LaunchKey(id), r.Principal.UserID, now, now.Add(scope))
+	l, err := s.Launch.Store.Redeem(c.Request().Context(), consent.LaunchKey(id), r.Principal.UserID, r.Principal.OrgODS, now, now.Add(scope))
 	if err != nil {
 		return s.refuse(c, r, consent.RuleLaunch, err)
 	}
@@ -171,7 +171,7 @@ func (s *Server) launchContext(next echo.HandlerFunc) echo.HandlerFunc {
 			return s.refuse(c, s.newRequest(c, "", ""), consent.RuleLaunch, &mig.Error{Code: mig.EUNAVAILABLE, Message: "launches cannot be read", Err: err})
 		case l == nil || l.Redeemed.IsZero() || !now.Before(l.Until):
 			return s.refuse(c, s.newRequest(c, "", ""), consent.RuleLaunch, consent.ErrLaunchInvalid)
-		case l.UserID != p.UserID:
+		case l.UserID != p.UserID || (l.OrgODS != "" && l.OrgODS != p.OrgODS):
 			return s.refuse(c, s.newRequest(c, "", ""), consent.RuleLaunch, consent.ErrLaunchOtherUser)
 		}
 		c.SetRequest(c.Request().WithContext(consent.WithLaunch(c.Request().Context(), l)))
