@@ -93,6 +93,15 @@ func LaunchFrom(ctx context.Context) *Launch {
 // authorise, so nothing else can let another patient through.
 type LaunchScope struct{ Base }
 
+// Start implements Service: a request that already names another patient
+// is refused before any lookup.
+func (LaunchScope) Start(ctx context.Context, r *Request) Decision {
+	if l := LaunchFrom(ctx); l != nil && r.NHSNumber != "" && r.NHSNumber != l.NHSNumber {
+		return reject(RuleLaunch, ErrLaunchPatient)
+	}
+	return proceed
+}
+
 // CanSee implements Service.
 func (LaunchScope) CanSee(ctx context.Context, r *Request, _ *record.Record) Decision {
 	l := LaunchFrom(ctx)

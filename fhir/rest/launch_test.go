@@ -268,6 +268,12 @@ func TestLaunchScope(t *testing.T) {
 	if d := (consent.LaunchScope{}).CanSee(context.Background(), &consent.Request{NHSNumber: "9990001014"}, nil); d.Verdict != consent.Proceed {
 		t.Errorf("no launch: %+v", d)
 	}
+	if d := (consent.LaunchScope{}).Start(ctx, &consent.Request{NHSNumber: "9990001014"}); d.Verdict != consent.Reject {
+		t.Errorf("a request naming another patient under a launch, at Start: %+v", d)
+	}
+	if d := (consent.LaunchScope{}).Start(ctx, &consent.Request{}); d.Verdict != consent.Proceed {
+		t.Errorf("no patient named yet, at Start: %+v", d)
+	}
 }
 
 func TestStatedBirthDate(t *testing.T) {
