@@ -57,12 +57,12 @@ test-short:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# Runs each fuzz target for $(FUZZTIME).
+# Runs every fuzz target in the tree (each func Fuzz* in a _test.go file)
+# for $(FUZZTIME).
 fuzz:
-	@for t in adapters/xmltok:FuzzDecoder adapters/gp2gp:FuzzParse adapters/emis:FuzzParse adapters/tpp:FuzzParse \
-	  fhir:FuzzParseConsent adapters/terminology:FuzzLoad adapters/source:FuzzPatientFromPDS adapters/source:FuzzPatientJSON; do \
-	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
-	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) || exit 1; done
+	@grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do \
+	  pkg=$$(dirname "$$f"); for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f"); do \
+	    echo "== $$pkg $$fn"; $(GO) test "$$pkg" -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) || exit 1; done; done
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
