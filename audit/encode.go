@@ -315,11 +315,19 @@ func (en Encoder) Encode(id string, e *Event) ([]byte, error) {
 
 	// Entities.
 	if e.NHSNumber != "" {
-		ae.Entity = append(ae.Entity, entity{
+		pe := entity{
 			What: &reference{Type: "Patient", Identifier: &identifier{System: SystemNHSNumber, Value: e.NHSNumber}},
 			Type: &coding{System: SystemEntityType, Code: "1", Display: "Person"},
 			Role: &coding{System: SystemObjectRole, Code: "1", Display: "Patient"},
-		})
+		}
+		if e.Practice != "" {
+			// The patient's registered practice decides which practice's
+			// auditors see the event and which GP system is told: in the
+			// body, so verification can rebuild it (an insider cannot move
+			// events away from a practice unseen).
+			pe.Detail = []detail{{Type: "registered-practice", ValueString: e.Practice}}
+		}
+		ae.Entity = append(ae.Entity, pe)
 	}
 	if e.AgreementID != "" {
 		ae.Entity = append(ae.Entity, entity{
@@ -418,6 +426,7 @@ type Decoded struct {
 	OrgODS          string
 	ClientID        string
 	NHSNumber       string
+	Practice        string // the patient's registered practice, in events written since it is in the body
 	AgreementID     string
 	Consent         string
 	EmergencyReason string
@@ -484,6 +493,11 @@ func Decode(body []byte) (*Decoded, error) {
 		switch {
 		case en.What != nil && en.What.Identifier != nil && en.What.Identifier.System == SystemNHSNumber:
 			d.NHSNumber = en.What.Identifier.Value
+			for _, dt := range en.Detail {
+				if dt.Type == "registered-practice" {
+					d.Practice = dt.ValueString
+				}
+			}
 		case en.What != nil && en.What.Identifier != nil && en.What.Identifier.System == SystemAgreement:
 			d.AgreementID = en.What.Identifier.Value
 		case en.Type != nil && en.Type.Code == "XrequestId" && en.What != nil && en.What.Identifier != nil:

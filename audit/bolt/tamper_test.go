@@ -271,6 +271,33 @@ func TestTamperedStoppedStore(t *testing.T) {
 				return tx.Bucket(bAttrs).Put(be64(2), a.marshal())
 			})
 		}, ProblemAttrs, 2, nil, false},
+		{"attribute edited: events moved to another practice, outbox too", func(t *testing.T, path, _ string) {
+			// Practice A99902's auditors would no longer see record 2, and
+			// the outbox agrees with the edit: only the body can tell.
+			update(t, path, func(tx *bbolt.Tx) error {
+				a, err := unmarshalAttrs(tx.Bucket(bAttrs).Get(be64(2)))
+				if err != nil {
+					return err
+				}
+				a.practice = "Z00000"
+				if err := tx.Bucket(bAttrs).Put(be64(2), a.marshal()); err != nil {
+					return err
+				}
+				ob := tx.Bucket(bOutbox)
+				c := ob.Cursor()
+				for k, v := c.First(); k != nil; k, v = c.Next() {
+					o, err := unmarshalOutbox(v)
+					if err != nil {
+						return err
+					}
+					if o.seq == 2 {
+						o.practice = "Z00000"
+						return ob.Put(bytes.Clone(k), o.marshal())
+					}
+				}
+				return nil
+			})
+		}, ProblemAttrs, 2, nil, false},
 		{"time index entry moved", func(t *testing.T, path, _ string) {
 			update(t, path, func(tx *bbolt.Tx) error {
 				a, err := unmarshalAttrs(tx.Bucket(bAttrs).Get(be64(12)))

@@ -593,15 +593,19 @@ func (v *verifier) reverse(ctx context.Context, tx *bolt.Tx, file string, anchor
 }
 
 // expectedAttrs rebuilds a record's attrs from its body. Two fields the
-// body cannot give exactly are taken from the stored attrs when they agree
-// with it: the time below the body's millisecond, and the practice, which
-// the AuditEvent does not carry (it is checked against the outbox instead).
+// body may not give exactly are taken from the stored attrs when they agree
+// with it: the time below the body's millisecond, and, for events written
+// before the body carried it (registered-practice), the practice, which is
+// then checked against the outbox instead.
 // An emergency override without a restful subtype is stored as subtype ""
 // or SubtypeEmergencyOverride; both are accepted.
 func expectedAttrs(d *audit.Decoded, stored *attrs) attrs {
 	a := attrs{
 		time: d.Time.UnixNano(), emergency: d.Emergency, outcome: orSuccess(d.Outcome), subtype: d.Subtype,
 		nhs: d.NHSNumber, user: d.UserID, org: d.OrgODS, practice: stored.practice,
+	}
+	if d.Practice != "" {
+		a.practice = d.Practice
 	}
 	if ms := a.time; stored.time >= ms && stored.time < ms+int64(time.Millisecond) {
 		a.time = stored.time
@@ -625,6 +629,7 @@ func diffAttrs(want, got *attrs) []string {
 	for _, f := range []struct{ name, w, g string }{
 		{"outcome", want.outcome, got.outcome}, {"subtype", want.subtype, got.subtype},
 		{"user", want.user, got.user}, {"organisation", want.org, got.org},
+		{"practice", want.practice, got.practice},
 	} {
 		if f.w != f.g {
 			out = append(out, fmt.Sprintf("%s expected %q, found %q", f.name, f.w, f.g))
