@@ -30,6 +30,15 @@ import (
 // response body or header, log line, AuditEvent, GP access notification or
 // file the gateway wrote; the one exception is dosage-slot text in a
 // prescription's dosage text and quantity-text extension.
+//
+// Per extract: a "terms and text" patient (every word slot planted, every
+// entry still shown, so masked displays, dosage text and, in filter mode,
+// the unplanted control term "Type 2 diabetes mellitus" can be seen), an
+// "every slot" patient (all the adapter tolerates), the same terms patient
+// outside the registration list (its extract demographics stand: the one
+// known leak, pinned by demographicsFromExtractLeak), a variant for each
+// slot shape the adapter refuses, the consent-to-share entry planted, and
+// two malformed documents inside an element named by a marker.
 func TestHostileExtracts(t *testing.T) {
 	start := time.Now()
 	testdata := filepath.Join(testenv.ModuleRoot(t), "testdata")
@@ -389,8 +398,8 @@ func hostileMode(t *testing.T, b *hostileBuild, root, mode string) {
 	// The one channel known to leak (reported on issue 12, not yet
 	// fixed): a patient the demographics source does not know keeps the
 	// extract's own demographics (adapters.Reader: "the extract's own
-	// demographics stand"), and the extract's address parts reach
-	// Patient.address unvetted. It is pinned here: only there, only for
+	// demographics stand"), and the EMIS and TPP extracts' name and
+	// address parts reach Patient.name and Patient.address unvetted. It is pinned here: only there, only for
 	// those patients; when it is fixed, this test says so.
 	known, knownAt := 0, map[string]bool{}
 	var rest []leak
@@ -403,7 +412,7 @@ func hostileMode(t *testing.T, b *hostileBuild, root, mode string) {
 		rest = append(rest, l)
 	}
 	if demographicsFromExtractLeak && known == 0 {
-		t.Errorf("the extract's own address no longer reaches Patient for a patient outside the registration list: the known leak is fixed; set demographicsFromExtractLeak false")
+		t.Errorf("the extract's own name and address no longer reach Patient for a patient outside the registration list: the known leak is fixed; set demographicsFromExtractLeak false")
 	}
 	if !demographicsFromExtractLeak {
 		rest = leaks
