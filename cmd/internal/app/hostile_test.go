@@ -291,6 +291,13 @@ func hostileMode(t *testing.T, b *hostileBuild, root, mode string) {
 			getAll(p.Label, "/fhir/Patient/"+pid+"/$mig-view?view="+string(v))
 			counts["$mig-view"]++
 		}
+		if p.Unregistered {
+			// Its clinical content is the registered copy's, searched and
+			// read there; here the Patient is what differs.
+			get(p.Label, "/fhir/Patient/"+pid)
+			counts["read"]++
+			continue
+		}
 		for _, typ := range types {
 			getAll(p.Label, "/fhir/"+typ+"?patient="+pid)
 			counts["search"]++
