@@ -158,3 +158,26 @@ func TestFinish(t *testing.T) {
 		t.Errorf("%d entries left of 20000 with 200 distinct contents", len(r.Entries))
 	}
 }
+
+// TestDemographicShapes: a name or address part with a sentence, a phone
+// number, an e-mail or markup in it is dropped; real ones are kept.
+func TestDemographicShapes(t *testing.T) {
+	n := NewHumanName("Mrs", []string{"Anne-Marie", "O'Neill", "Call 07700 900123"}, "Disclosed abuse. Call 07700 900123")
+	if n.Prefix() != "Mrs" || strings.Join(n.Given(), ",") != "Anne-Marie,O'Neill" || n.Family() != "" {
+		t.Errorf("name %+v", n)
+	}
+	if n := NewHumanName("Dr.", []string{"José"}, "Smith-Jones"); n.Prefix() != "Dr." || n.Given()[0] != "José" || n.Family() != "Smith-Jones" {
+		t.Errorf("real name dropped: %+v", n)
+	}
+	a := NewAddress([]string{"Flat 2, 14 St. Mary's Road", "see j@x.org", "<script>", "ring 0113 496 0000 now"},
+		"Leeds", "West Yorkshire! Call now", "LS1 1AA")
+	if strings.Join(a.Lines(), "|") != "Flat 2, 14 St. Mary's Road" || a.City() != "Leeds" || a.District() != "" || a.PostalCode() != "LS1 1AA" {
+		t.Errorf("address %+v", a)
+	}
+	if a := NewAddress(nil, "", "", "not a postcode"); a.PostalCode() != "" {
+		t.Errorf("postcode %q kept", a.PostalCode())
+	}
+	if a := NewAddress([]string{strings.Repeat("a", 36)}, "", "", "ls11aa"); len(a.Lines()) != 0 || a.PostalCode() != "ls11aa" {
+		t.Errorf("long line kept or postcode dropped: %+v", a)
+	}
+}

@@ -1,6 +1,11 @@
 package record
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // The types in this file are the only way text enters a Record. Their
 // fields are unexported so a Record cannot be given free text by accident;
@@ -21,6 +26,67 @@ func (t Term) String() string { return t.s }
 // IsZero reports whether the term is empty.
 func (t Term) IsZero() bool { return t.s == "" }
 
+// Names and addresses come from demographic elements, and a hostile or
+// buggy GP system can put a sentence in any of them. Each part is kept only
+// if it has the shape of its kind (namePart, addressPart, postcode); a part
+// that does not is dropped, never shown. PDS's demographics pass through
+// the same constructors: real names and addresses fit.
+
+// maxNamePart and maxAddressPart are PDS's field lengths (35 characters).
+const (
+	maxNamePart    = 35
+	maxAddressPart = 35
+)
+
+// namePart: letters (any script), spaces, hyphens, apostrophes and full
+// stops; no digits; at most 35 characters and five words.
+func namePart(s string) bool {
+	if s == "" || utf8.RuneCountInString(s) > maxNamePart || len(strings.Fields(s)) > 5 {
+		return false
+	}
+	for _, r := range s {
+		if !(unicode.IsLetter(r) || r == ' ' || r == '-' || r == '\'' || r == '’' || r == '.') {
+			return false
+		}
+	}
+	return !strings.Contains(s, "..")
+}
+
+// addressPart: letters, digits, spaces and , . - ' / & ( ); at most 35
+// characters and eight words; no run of seven or more digits, counting
+// across spaces and hyphens (a phone or NHS number, not a house number).
+func addressPart(s string) bool {
+	if s == "" || utf8.RuneCountInString(s) > maxAddressPart || len(strings.Fields(s)) > 8 {
+		return false
+	}
+	digits := 0
+	for _, r := range s {
+		switch {
+		case unicode.IsDigit(r):
+			if digits++; digits >= 7 {
+				return false
+			}
+		case r == ' ' || r == '-':
+			// a run of digits goes on across these
+		case unicode.IsLetter(r), strings.ContainsRune(",.'’/&()", r):
+			digits = 0
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// postcodeRE is a UK postcode (BS 7666), any case, the space optional.
+var postcodeRE = regexp.MustCompile(`^(?i)[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$`)
+
+func keep(s string, ok func(string) bool) string {
+	if s = strings.TrimSpace(s); s == "" || !ok(s) {
+		return ""
+	}
+	return s
+}
+
 // HumanName is a person's name from a demographic element.
 type HumanName struct {
 	prefix string
@@ -33,11 +99,11 @@ type HumanName struct {
 func NewHumanName(prefix string, given []string, family string) HumanName {
 	g := make([]string, 0, len(given))
 	for _, s := range given {
-		if s = strings.TrimSpace(s); s != "" {
+		if s = keep(s, namePart); s != "" {
 			g = append(g, s)
 		}
 	}
-	return HumanName{prefix: strings.TrimSpace(prefix), given: g, family: strings.TrimSpace(family)}
+	return HumanName{prefix: keep(prefix, namePart), given: g, family: keep(family, namePart)}
 }
 
 func (n HumanName) Prefix() string  { return n.prefix }
@@ -58,12 +124,12 @@ type Address struct {
 func NewAddress(lines []string, city, district, postalCode string) Address {
 	l := make([]string, 0, len(lines))
 	for _, s := range lines {
-		if s = strings.TrimSpace(s); s != "" {
+		if s = keep(s, addressPart); s != "" {
 			l = append(l, s)
 		}
 	}
-	return Address{lines: l, city: strings.TrimSpace(city), district: strings.TrimSpace(district),
-		postalCode: strings.TrimSpace(postalCode)}
+	return Address{lines: l, city: keep(city, addressPart), district: keep(district, addressPart),
+		postalCode: keep(postalCode, postcodeRE.MatchString)}
 }
 
 func (a Address) Lines() []string    { return append([]string(nil), a.lines...) }
