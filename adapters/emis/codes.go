@@ -58,13 +58,10 @@ func normaliseCode(system, code string) (string, bool) {
 		}
 		return code, true
 	case record.SystemSNOMED:
-		if len(code) < 6 || len(code) > 18 || code[0] == '0' {
+		// A well-formed SCTID whose Verhoeff check digit is right: anything
+		// else in a SNOMED slot is not a SNOMED code.
+		if !record.ValidSCTID(code) {
 			return "", false
-		}
-		for i := 0; i < len(code); i++ {
-			if !isDigit(code[i]) {
-				return "", false
-			}
 		}
 		return code, true
 	}

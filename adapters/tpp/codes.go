@@ -35,7 +35,7 @@ func Concept(codes []*xmltok.Node) (c record.Concept, ok bool) {
 				cd = record.Coding{System: record.SystemCTV3, Code: code, Term: record.NewTerm(n.Attr("Term"))}
 			}
 		case schemeSNOMED:
-			if validSCTID(code) {
+			if record.ValidSCTID(code) {
 				// a description id goes to DescriptionID, never Code
 				cd = record.SNOMEDCoding(code, record.NewTerm(n.Attr("Term")))
 			}
@@ -157,26 +157,12 @@ func nationalCTV3(code string) bool {
 	return true
 }
 
-// validSCTID reports whether code has the shape of a SNOMED CT identifier:
-// 6 to 18 digits, no leading zero.
-func validSCTID(code string) bool {
-	if len(code) < 6 || len(code) > 18 || code[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(code); i++ {
-		if code[i] < '0' || code[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // drugConcept maps a Drug element: a dm+d product is a SNOMED code with
 // the drug's full name as its term. Multilex (a supplier dictionary) and
 // anything else is not a national code: ok is false.
 func drugConcept(n *xmltok.Node) (c record.Concept, key string, ok bool) {
 	id := strings.TrimSpace(n.Attr("ProductID"))
-	if n.Attr("Scheme") != drugDmd || !validSCTID(id) {
+	if n.Attr("Scheme") != drugDmd || !record.ValidSCTID(id) {
 		return record.Concept{}, "", false
 	}
 	return record.Concept{Codings: []record.Coding{record.SNOMEDCoding(id, record.NewTerm(n.Attr("FullName")))}}, id, true

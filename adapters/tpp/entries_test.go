@@ -131,14 +131,16 @@ func TestLocalCodes(t *testing.T) {
 		`<ClinicalCode><Code Scheme="Other" Code="ABC" Term="FREETEXT-c"/></ClinicalCode>` +
 		`<Medication><MedicationType>NHS medication</MedicationType><Drug FullName="FREETEXT-d" Scheme="Multilex" ProductID="123" PackID="4"/><Dose>x</Dose><Quantity>1</Quantity><StartDate>2024-01-01</StartDate><EndDate>2024-01-02</EndDate></Medication>`
 	rec := parseString(t, doc(event("E", "", body)))
-	if len(rec.Entries) != 3 {
-		t.Fatalf("entries = %d, want 3 (local-only codes kept as not classifiable, Multilex drugs dropped)", len(rec.Entries))
+	if len(rec.Entries) != 4 {
+		t.Fatalf("entries = %d, want 4 (local-only codes and the Multilex drug kept as not classifiable)", len(rec.Entries))
 	}
 	if got := codes(rec.Entries[0].Code); got != "fhir.hl7.org.uk/Id/tpp-local-codes|Y1234| snomed.info/sct|38341003|Hypertension" {
 		t.Errorf("codes = %q", got)
 	}
 	// A local-only code is accounted for: its code, never its term, never shown.
-	for i, want := range []string{"fhir.hl7.org.uk/Id/tpp-local-codes|Y9876|", "fhir.hl7.org.uk/Id/tpp-local-codes|ABC|"} {
+	// A Multilex medicine, too: never dropped silently (its name is free
+	// text, never kept).
+	for i, want := range []string{"fhir.hl7.org.uk/Id/tpp-local-codes|Y9876|", "fhir.hl7.org.uk/Id/tpp-local-codes|ABC|", "fhir.hl7.org.uk/Id/tpp-local-codes|123|"} {
 		e := rec.Entries[i+1]
 		if got := codes(e.Code); got != want || e.Kind != record.KindNone || e.NotShown != record.RuleUnclassifiable {
 			t.Errorf("local-only %d: %q %v %q", i, got, e.Kind, e.NotShown)

@@ -54,7 +54,8 @@ func (p *parser) medication(ev *evCtx, n *xmltok.Node, id string) error {
 	path := ev.path + "/Medication"
 	code, drug, ok := drugConcept(n.Child("Drug"))
 	if !ok {
-		return nil // not a dm+d product: no national code
+		p.unclassifiedDrug(ev, n.Child("Drug"), id)
+		return nil
 	}
 	start, err := p.date(n, path, "StartDate")
 	if err != nil {
@@ -88,11 +89,41 @@ func (p *parser) medication(ev *evCtx, n *xmltok.Node, id string) error {
 	return nil
 }
 
+// unclassifiedDrug keeps a medicine with no national code (a Multilex
+// product, an id that is not a valid SCTID) as an item that could not be
+// classified: never shown (its name is free text), but counted, so that
+// migctl map --report lists it and the response says some coded items could
+// not be shown. A medicine is never dropped silently.
+func (p *parser) unclassifiedDrug(ev *evCtx, n *xmltok.Node, id string) {
+	var code record.Concept
+	if n != nil {
+		if pid := strings.TrimSpace(n.Attr("ProductID")); localCodeShaped(pid) {
+			code = record.Concept{Codings: []record.Coding{{System: record.SystemTPPLocal, Code: pid}}}
+		}
+	}
+	p.add(record.Entry{ID: id, Kind: record.KindNone, NotShown: record.RuleUnclassifiable, Code: code}, ev.user)
+}
+
+// localCodeShaped: letters, digits and . - _, at most 20 characters.
+func localCodeShaped(s string) bool {
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // repeatMedication reads a RepeatMedication: a repeat authorisation.
 func (p *parser) repeatMedication(ev *evCtx, n *xmltok.Node, id string) error {
 	path := ev.path + "/RepeatMedication"
 	code, drug, ok := drugConcept(n.Child("Drug"))
 	if !ok {
+		p.unclassifiedDrug(ev, n.Child("Drug"), id)
 		return nil
 	}
 	start, err := p.date(n, path, "StartDate")

@@ -225,7 +225,7 @@ def everything():
         event("E10-SYS-ONLY", "06/06/2022", code("2469.", "READ2", "O/E - Systolic BP reading"), time="09:00", value=num(130, "mm Hg")),
         event("E10-SYS-2", "07/07/2022", code("246N.", "READ2", "Standing systolic BP"), time="09:00", value=num(125, "mmHg")),
         event("E10-DIA-2", "07/07/2022", code("246P.", "READ2", "Standing diastolic BP"), time="09:00", value=num(80, "mmHg")),
-        event("E10-UNKNOWNNATIONAL", "08/08/2022", code("9999991000000109", "SNOMED", "An unknown concept")),
+        event("E10-UNKNOWNNATIONAL", "08/08/2022", code("9999991000000104", "SNOMED", "An unknown concept")),
         event("E10-LOCALNOMAP", "09/09/2022", code("EMISNQAB12", "EMISCLINICAL", ft("localterm"))),
         event("E10-LOCALMAPPED", "09/09/2022", code("EMISNQHE3", "EMISCLINICAL", ft("localterm"), 1240581000000104)),
         event("E10-LOCALASREAD", "09/09/2022", code("^ESCTAB123", "READ2", ft("localterm"))),
@@ -234,7 +234,7 @@ def everything():
         event("E10-ADMISSION", "11/11/2022", code("8H2..", "READ2", "Emergency hospital admission", 183452005)),
         event("E10-REF-EVENT", "12/11/2022", code("8H7..", "READ2", "Other referral", 3457005), etype=8),
         event("E10-ALLERGY-EVENT", "13/11/2022", code("14L4.", "READ2", "H/O: aspirin allergy", 293586001), etype=11),
-        event("E10-ALERT-EVENT", "14/11/2022", code("13Zu.", "READ2", "Violent patient", 39951000000106), etype=10),
+        event("E10-ALERT-EVENT", "14/11/2022", code("13Zu.", "READ2", "Violent patient"), etype=10),
         event("E10-ASTHMA-REVIEW", "15/11/2022", code("663U.", "READ2", "Asthma management plan given", 406162001), links=["E10-ASTHMA"]),
         event("E10-DNACPR", "16/11/2022", code("1R1..", "READ2", "Not for resuscitation", 304253006)),
         event("E10-GALLSTONES", "2010", code("J661.", "READ2", "Cholelithiasis", 235919008), datepart=2, etype=2,
@@ -267,7 +267,7 @@ def everything():
             "<SourceDescription>%s</SourceDescription><RejectionReason>%s</RejectionReason></Referral>"
             "<Referral><GUID>R10-NOURGENCY</GUID><AssignedDate>04/03/2023</AssignedDate>%s</Referral></ReferralList>") % (
         code("8H44.", "READ2", "Referral to cardiologist", 183519002), ft("specialty"), ft("reason"), ft("reasonterm"), ft("srcdesc"), ft("rejection"),
-        code("8HT5.", "READ2", "Referral to medical clinic", 183885006))
+        code("8HT5.", "READ2", "Referral to medical clinic"))
     allergies = ("<AllergyList>"
                  "<Allergy><GUID>A10-NKA</GUID><AssignedDate>01/01/2015</AssignedDate>%s</Allergy>"
                  "<Allergy><GUID>A10-LATEX</GUID><AssignedDate>2012</AssignedDate><DatePart>2</DatePart>%s<AllergyType>0</AllergyType>"
@@ -295,7 +295,7 @@ def everything():
     ]) + "</IssueList>"
     alerts = ("<AlertList><Alert><GUID>AL10-SAFEGUARD</GUID><AssignedDate>05/05/2021</AssignedDate><DescriptiveText>%s</DescriptiveText>%s<Book>1</Book></Alert>"
               "<Alert><GUID>AL10-LOCAL</GUID><AssignedDate>05/05/2021</AssignedDate>%s</Alert></AlertList>") % (
-        ft("alert"), code("13If.", "READ2", "Child is cause for concern", 417128008), code("EMISALERT1", "EMISCLINICAL", ft("localterm")))
+        ft("alert"), code("13If.", "READ2", "Child is cause for concern"), code("EMISALERT1", "EMISCLINICAL", ft("localterm")))
     diary = "<DiaryList><Diary><GUID>D10</GUID><AssignedDate>01/01/2027</AssignedDate>%s<Reminder>%s</Reminder></Diary></DiaryList>" % (
         code("9N4..", "READ2", "Failed encounter"), ft("diary"))
     unknown = "<FutureSection xmlns=\"urn:example:other\"><Thing>%s</Thing></FutureSection>" % ft("unknownelement")
