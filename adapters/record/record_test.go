@@ -181,3 +181,19 @@ func TestDemographicShapes(t *testing.T) {
 		t.Errorf("long line kept or postcode dropped: %+v", a)
 	}
 }
+
+func TestSNOMEDCoding(t *testing.T) {
+	for _, tc := range []struct{ in, code, desc string }{
+		{"22298006", "22298006", ""},                 // a concept
+		{"37443015", "", "37443015"},                 // a description id
+		{"183504008", "", ""},                        // a wrong check digit: not a SNOMED code
+		{"call 07700 900123", "", ""},                // not an SCTID at all
+		{"0123456", "", ""},                          // leading zero
+		{"9999991000000104", "9999991000000104", ""}, // an extension concept
+	} {
+		c := SNOMEDCoding(tc.in, NewTerm("x"))
+		if c.System != SystemSNOMED || c.Code != tc.code || c.DescriptionID != tc.desc {
+			t.Errorf("SNOMEDCoding(%q) = %+v", tc.in, c)
+		}
+	}
+}

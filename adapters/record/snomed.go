@@ -38,7 +38,14 @@ func IsDescriptionID(s string) bool {
 // SNOMEDCoding makes the coding for a code a source sent as SNOMED CT. A
 // description id is never a concept id: it goes to DescriptionID and Code
 // stays empty until a loaded release translates it.
+//
+// A code that is not a valid SCTID (wrong shape or check digit) is not a
+// SNOMED CT code at all: the coding comes back without a code, and is never
+// shown.
 func SNOMEDCoding(code string, term Term) Coding {
+	if !ValidSCTID(code) {
+		return Coding{System: SystemSNOMED}
+	}
 	if IsDescriptionID(code) {
 		return Coding{System: SystemSNOMED, DescriptionID: code, Term: term}
 	}
