@@ -75,20 +75,29 @@ func (s *Server) auditQuery(ctx context.Context, r *consent.Request, p url.Value
 		if err != nil {
 			return q, invalidParam("date: %s", mig.ErrorMessage(err))
 		}
+		// An AuditEvent's recorded time is an instant: each prefix is a
+		// lower bound, an upper bound or both, and several date
+		// parameters narrow the search together.
+		var since, until time.Time
 		switch prefix {
-		case "ge", "":
-			q.Since = lo
-			if prefix == "" {
-				q.Until = hi
-			}
-		case "gt":
-			q.Since = hi
+		case "eq":
+			since, until = lo, hi
+		case "ge":
+			since = lo
+		case "gt", "sa":
+			since = hi
 		case "le":
-			q.Until = hi
-		case "lt":
-			q.Until = lo
+			until = hi
+		case "lt", "eb":
+			until = lo
 		default:
-			return q, invalidParam("date takes ge, gt, le or lt")
+			return q, invalidParam("date takes eq, gt, lt, ge, le, sa or eb on AuditEvent (ne would be two ranges: search each side)")
+		}
+		if !since.IsZero() && since.After(q.Since) {
+			q.Since = since
+		}
+		if !until.IsZero() && (q.Until.IsZero() || until.Before(q.Until)) {
+			q.Until = until
 		}
 	}
 	if v := p.Get("_since"); v != "" {

@@ -110,7 +110,8 @@ func birthDateMatches(res *patientView, bd string) bool {
 	if err != nil || res.rec.Patient.BirthDate.IsZero() {
 		return false
 	}
-	return dateMatches(prefix, lo, hi, res.rec.Patient.BirthDate.T)
+	rlo, rhi := dateRange(res.rec.Patient.BirthDate)
+	return dateMatches(prefix, lo, hi, rlo, rhi)
 }
 
 // notePatient records, before any rule runs, which patient a search asks

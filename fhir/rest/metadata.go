@@ -34,7 +34,7 @@ func (s *Server) capabilities() fhir.CapabilityInput {
 		if typ == "Patient" {
 			res.SearchParams = []fhir.CapabilitySearchParam{
 				{Name: "identifier", Type: "token", Doc: nhsSystem + "|<NHS number> (required; POST /fhir/Patient/_search keeps it out of URLs)"},
-				{Name: "birthdate", Type: "date", Doc: "YYYY[-MM[-DD]]: must match the registered birth date"},
+				{Name: "birthdate", Type: "date", Doc: dateDoc + ": relates to the registered birth date as the prefix says"},
 			}
 			res.Operations = []fhir.CapabilityOperation{
 				{Name: "everything", Definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
@@ -61,7 +61,7 @@ func (s *Server) capabilities() fhir.CapabilityInput {
 				{Name: "patient", Type: "reference", Doc: "Patient/<id>"},
 				{Name: "patient:identifier", Type: "token", Doc: nhsSystem + "|<NHS number>"},
 				{Name: "agent", Type: "reference", Doc: "SDS user id"},
-				{Name: "date", Type: "date", Doc: "ge/gt/le/lt YYYY[-MM[-DD]]"},
+				{Name: "date", Type: "date", Doc: "[eq|gt|lt|ge|le|sa|eb]YYYY[-MM[-DD[Thh:mm[:ss[.fff]](Z|+hh:mm|-hh:mm)]]]: when the event was recorded; repeat to bound both sides (ne is refused)"},
 				{Name: "outcome", Type: "token", Doc: "0 | 4 | 8 | 12"},
 				{Name: "subtype", Type: "token", Doc: "read | search-type | operation | create | 110127 ..."},
 				{Name: "_count", Type: "number", Doc: "page size"},

@@ -172,8 +172,11 @@ func matchCode(name, v string, c record.Concept) (bool, error) {
 	return false, nil
 }
 
+// dateDoc is what a date search parameter takes.
+const dateDoc = "[eq|ne|gt|lt|ge|le|sa|eb]YYYY[-MM[-DD[Thh:mm[:ss[.fff]](Z|+hh:mm|-hh:mm)]]]; a date-time needs its zone"
+
 func dateParam(name string) searchParam {
-	return searchParam{Name: name, Type: "date", Doc: "[ge|le|gt|lt|eq]YYYY[-MM[-DD]]",
+	return searchParam{Name: name, Type: "date", Doc: dateDoc,
 		match: func(e *record.Entry, _, v string) (bool, error) {
 			prefix, lo, hi, err := parseDate(v)
 			if err != nil {
@@ -186,35 +189,72 @@ func dateParam(name string) searchParam {
 			if d.IsZero() {
 				return false, nil
 			}
-			return dateMatches(prefix, lo, hi, d.T), nil
+			rlo, rhi := dateRange(d)
+			return dateMatches(prefix, lo, hi, rlo, rhi), nil
 		}}
 }
 
-// dateMatches reports whether t is in the search's range: prefix and the
-// half-open interval [lo, hi) parseDate read.
-func dateMatches(prefix string, lo, hi, t time.Time) bool {
+// dateRange is the half-open interval a recorded date denotes at its
+// precision: a date recorded to the day covers the whole day.
+func dateRange(d record.Date) (lo, hi time.Time) {
+	switch d.P {
+	case record.PrecisionMinute:
+		return d.T, d.T.Add(time.Minute)
+	case record.PrecisionSecond:
+		return d.T, d.T.Add(time.Second)
+	}
+	return d.T, d.Until()
+}
+
+// dateMatches reports whether a target range [rlo, rhi) relates to the
+// search range [lo, hi) as the prefix says (FHIR R4 search, "date"):
+// eq the search range contains the target, ne it does not, gt / lt the
+// target reaches beyond / before the search range, ge / le either that or
+// eq, sa the target starts after the search range ends, eb the target ends
+// before it starts.
+func dateMatches(prefix string, lo, hi, rlo, rhi time.Time) bool {
+	eq := !rlo.Before(lo) && !rhi.After(hi)
 	switch prefix {
-	case "ge":
-		return !t.Before(lo)
+	case "ne":
+		return !eq
 	case "gt":
-		return !t.Before(hi)
-	case "le":
-		return t.Before(hi)
+		return rhi.After(hi)
 	case "lt":
-		return t.Before(lo)
+		return rlo.Before(lo)
+	case "ge":
+		return rhi.After(hi) || eq
+	case "le":
+		return rlo.Before(lo) || eq
+	case "sa":
+		return !rlo.Before(hi)
+	case "eb":
+		return !rhi.After(lo)
 	default:
-		return !t.Before(lo) && t.Before(hi)
+		return eq
 	}
 }
 
-// parseDate reads a FHIR date search value into the half-open interval
-// [lo, hi) it denotes.
+// datePrefixes are the FHIR date search prefixes served ("ap", approximately,
+// is not: it has no exact meaning an audit reader could check).
+var datePrefixes = map[string]bool{"eq": true, "ne": true, "gt": true, "lt": true, "ge": true, "le": true, "sa": true, "eb": true}
+
+// parseDate reads a FHIR date search value into its prefix (eq when none is
+// given) and the half-open interval [lo, hi) its precision denotes: a year,
+// month or day (in UTC, as record dates are kept), or a date-time to the
+// minute, second or fraction of a second, which must carry its zone (Z or
+// an offset; a "+" sent unencoded in a URL arrives as a space and is read
+// as "+").
 func parseDate(v string) (prefix string, lo, hi time.Time, err error) {
-	if len(v) >= 2 {
-		switch v[:2] {
-		case "ge", "le", "gt", "lt", "eq":
-			prefix, v = v[:2], v[2:]
+	prefix = "eq"
+	if len(v) >= 2 && datePrefixes[v[:2]] {
+		prefix, v = v[:2], v[2:]
+	}
+	if len(v) > 10 && v[10] == 'T' {
+		lo, hi, err = parseDateTime(v)
+		if err != nil {
+			return "", time.Time{}, time.Time{}, err
 		}
+		return prefix, lo, hi, nil
 	}
 	for _, f := range []struct {
 		layout string
@@ -231,7 +271,43 @@ func parseDate(v string) (prefix string, lo, hi time.Time, err error) {
 			}
 		}
 	}
-	return "", time.Time{}, time.Time{}, mig.Errorf(mig.EINVALID, "dates must be YYYY, YYYY-MM or YYYY-MM-DD with an optional ge, le, gt, lt or eq prefix")
+	return "", time.Time{}, time.Time{}, errDateSyntax
+}
+
+var errDateSyntax = mig.Errorf(mig.EINVALID, "dates must be YYYY, YYYY-MM, YYYY-MM-DD or a date-time YYYY-MM-DDThh:mm[:ss[.fff]] with its zone (Z, +hh:mm or -hh:mm), with an optional eq, ne, gt, lt, ge, le, sa or eb prefix")
+
+// parseDateTime reads YYYY-MM-DDThh:mm[:ss[.f...]]zone into the interval
+// its precision covers.
+func parseDateTime(v string) (lo, hi time.Time, err error) {
+	// An unencoded "+" in a query string is decoded as a space.
+	if n := len(v); n > 6 && v[n-6] == ' ' && v[n-3] == ':' {
+		v = v[:n-6] + "+" + v[n-5:]
+	}
+	zone := strings.IndexAny(v[11:], "Z+-")
+	if zone < 0 {
+		return lo, hi, mig.Errorf(mig.EINVALID, "a date-time must carry its zone: Z, +hh:mm or -hh:mm (URL-encode + as %%2B)")
+	}
+	clock := v[11 : 11+zone]
+	step := time.Minute
+	layout := "2006-01-02T15:04Z07:00"
+	switch {
+	case len(clock) == 5:
+	case len(clock) == 8:
+		step, layout = time.Second, "2006-01-02T15:04:05Z07:00"
+	case len(clock) > 9 && len(clock) <= 18 && clock[8] == '.':
+		step, layout = time.Second, "2006-01-02T15:04:05Z07:00"
+		for range clock[9:] {
+			step /= 10
+		}
+	default:
+		return lo, hi, errDateSyntax
+	}
+	t, perr := time.Parse(layout, v)
+	if perr != nil {
+		return lo, hi, errDateSyntax
+	}
+	t = t.UTC()
+	return t, t.Add(step), nil
 }
 
 func splitToken(v string) (system, code string) {
