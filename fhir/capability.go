@@ -140,6 +140,12 @@ func Capabilities(in CapabilityInput) ([]byte, error) {
 			if !ok || p.Name == "" {
 				return nil, mig.Errorf(mig.EINVALID, "capabilities: search parameter %q has unknown type %q", p.Name, p.Type)
 			}
+			if strings.Contains(p.Name, ":") {
+				// A modifier (patient:identifier) is not a parameter: R4
+				// declares parameters by name, and says its modifiers in
+				// the parameter's documentation.
+				return nil, mig.Errorf(mig.EINVALID, "capabilities: search parameter %q names a modifier: declare %q and document the modifier", p.Name, p.Name[:strings.Index(p.Name, ":")])
+			}
 			sp := &cspb.CapabilityStatement_Rest_Resource_SearchParam{Name: fstr(p.Name),
 				Type: &cspb.CapabilityStatement_Rest_Resource_SearchParam_TypeCode{Value: c.SearchParamTypeCode_Value(v)}}
 			if p.Doc != "" {

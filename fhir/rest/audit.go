@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -67,8 +68,8 @@ func (s *Server) auditQuery(ctx context.Context, r *consent.Request, p url.Value
 		}
 	}
 	r.NHSNumber = q.NHSNumber
-	if v := p.Get("agent"); v != "" {
-		_, q.Agent = splitToken(v)
+	if q.Agent, err = s.agentParam(p); err != nil {
+		return q, err
 	}
 	for _, v := range p["date"] {
 		prefix, lo, hi, err := parseDate(v)
@@ -143,7 +144,43 @@ func (s *Server) auditQuery(ctx context.Context, r *consent.Request, p url.Value
 	return q, nil
 }
 
-var auditSearchParams = map[string]bool{"patient": true, "patient:identifier": true, "agent": true, "date": true,
+// agentParam reads the user an AuditEvent search asks about: agent is a
+// reference (Practitioner/<SDS user id>, its absolute URL, or the bare
+// id), agent:identifier a token in the SDS user id system. Events name
+// their user by identifier, so the Practitioner id is the SDS user id.
+func (s *Server) agentParam(p url.Values) (string, error) {
+	ref, tok := p.Get("agent"), p.Get("agent:identifier")
+	switch {
+	case ref != "" && tok != "":
+		return "", invalidParam("give agent or agent:identifier, not both")
+	case ref != "":
+		id := strings.TrimPrefix(ref, s.Base+"/")
+		if strings.Contains(id, "|") {
+			return "", invalidParam("agent is a reference (Practitioner/<SDS user id>); for an identifier use agent:identifier=%s|<SDS user id>", audit.SystemSDSUser)
+		}
+		if typ, rest, ok := strings.Cut(id, "/"); ok {
+			if typ != "Practitioner" || rest == "" || strings.Contains(rest, "/") {
+				return "", invalidParam("agent must be Practitioner/<SDS user id> or the SDS user id")
+			}
+			id = rest
+		}
+		return id, nil
+	case tok != "":
+		sys, id := splitToken(tok)
+		if strings.Contains(tok, "|") && sys != audit.SystemSDSUser || id == "" {
+			return "", invalidParam("agent:identifier must be %s|<SDS user id>", audit.SystemSDSUser)
+		}
+		return id, nil
+	}
+	for _, k := range []string{"agent", "agent:identifier"} {
+		if _, given := p[k]; given {
+			return "", invalidParam("%s needs a value", k)
+		}
+	}
+	return "", nil
+}
+
+var auditSearchParams = map[string]bool{"patient": true, "patient:identifier": true, "agent": true, "agent:identifier": true, "date": true,
 	"outcome": true, "subtype": true, "_count": true, "_page": true, "_format": true}
 
 // searchAudit serves GET /fhir/AuditEvent for auditors. The auditor's own
@@ -205,7 +242,7 @@ func (s *Server) readAudit(c echo.Context, id string) error {
 }
 
 var auditExportParams = map[string]bool{"_since": true, "_after": true, "_format": true, "_type": true,
-	"patient": true, "patient:identifier": true, "agent": true, "outcome": true, "subtype": true}
+	"patient": true, "patient:identifier": true, "agent": true, "agent:identifier": true, "outcome": true, "subtype": true}
 
 // auditExport serves GET /fhir/AuditEvent/$export. With "Prefer:
 // respond-async" it follows the FHIR Bulk Data kick-off / status / file

@@ -231,9 +231,7 @@ func (s *Server) searchConsents(c echo.Context, id string) error {
 	if id != "" {
 		return s.refuse(c, r, "request", resourceNotFound("Consent"))
 	}
-	r.Released = map[string]int{"Consent": len(entries)}
-	body := fhir.SearchSet(len(entries), []fhir.Link{{Relation: "self", URL: s.Base + "/Consent"}}, entries)
-	return s.release(c, r, http.StatusOK, contentType, body)
+	return s.releaseList(c, r, "Consent", entries)
 }
 
 // searchContracts exposes the active agreements that name the requester's
@@ -244,7 +242,7 @@ func (s *Server) searchContracts(c echo.Context, id string) error {
 		return done(err)
 	}
 	for k := range c.QueryParams() {
-		if k != "_format" && k != "_count" {
+		if k != "_format" && k != "_count" && k != "_page" {
 			return s.refuse(c, r, "request", invalidParam("search parameter %q is not supported for Contract", safeParam(k)))
 		}
 	}
@@ -282,6 +280,21 @@ func (s *Server) searchContracts(c echo.Context, id string) error {
 	if id != "" {
 		return s.refuse(c, r, "request", resourceNotFound("Contract"))
 	}
-	r.Released = map[string]int{"Contract": len(entries)}
-	return s.release(c, r, http.StatusOK, contentType, fhir.SearchSet(len(entries), []fhir.Link{{Relation: "self", URL: s.Base + "/Contract"}}, entries))
+	return s.releaseList(c, r, "Contract", entries)
+}
+
+// releaseList pages a searchset of the gateway's own short lists (Consent,
+// Contract) with _count and _page as every search takes them, and releases
+// the page. The caller has refused every parameter typ does not take.
+func (s *Server) releaseList(c echo.Context, r *consent.Request, typ string, entries []fhir.BundleEntry) error {
+	p := c.QueryParams()
+	q, err := s.parseQuery(typ, p, map[string]bool{"patient:identifier": true}, cursorScope(c.Request().URL.Path, r.Principal))
+	if err != nil {
+		return s.refuse(c, r, "request", err)
+	}
+	total := len(entries)
+	from := min(q.offset, total)
+	to := min(from+q.count, total)
+	r.Released = map[string]int{typ: to - from}
+	return s.release(c, r, http.StatusOK, contentType, fhir.SearchSet(total, s.pageLinks(c, r, p, from, q.count, total), entries[from:to]))
 }

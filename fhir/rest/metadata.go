@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"mig/audit"
 	"mig/fhir"
 )
 
@@ -18,6 +19,12 @@ func (s *Server) metadata(c echo.Context) error {
 	}
 	return c.Blob(http.StatusOK, contentType, body)
 }
+
+// countParam is the page size every search takes.
+var countParam = fhir.CapabilitySearchParam{Name: "_count", Type: "number", Doc: "page size: 1-500, default 50; the next and previous links carry the _page cursor"}
+
+// sdsUserSystem names users in AuditEvents (audit.SystemSDSUser).
+const sdsUserSystem = audit.SystemSDSUser
 
 func (s *Server) capabilities() fhir.CapabilityInput {
 	in := fhir.CapabilityInput{
@@ -46,25 +53,25 @@ func (s *Server) capabilities() fhir.CapabilityInput {
 				res.SearchParams = append(res.SearchParams, fhir.CapabilitySearchParam{Name: p.Name, Type: p.Type, Doc: p.Doc})
 			}
 		}
-		res.SearchParams = append(res.SearchParams, fhir.CapabilitySearchParam{Name: "_count", Type: "number", Doc: "page size"})
+		res.SearchParams = append(res.SearchParams, countParam)
 		in.Resources = append(in.Resources, res)
 	}
 	in.Resources = append(in.Resources,
 		fhir.CapabilityResource{Type: "Consent", Interactions: []string{"read", "search-type", "create"},
 			SearchParams: []fhir.CapabilitySearchParam{
-				{Name: "patient", Type: "reference", Doc: "Patient/<id>: the requester's own consents for the patient"},
-				{Name: "patient:identifier", Type: "token", Doc: nhsSystem + "|<NHS number>"},
+				{Name: "patient", Type: "reference", Doc: "Patient/<id>: the requester's own consents for the patient; or, with the :identifier modifier, " + nhsSystem + "|<NHS number>"},
+				countParam,
 			}},
-		fhir.CapabilityResource{Type: "Contract", Interactions: []string{"read", "search-type"}},
+		fhir.CapabilityResource{Type: "Contract", Interactions: []string{"read", "search-type"},
+			SearchParams: []fhir.CapabilitySearchParam{countParam}},
 		fhir.CapabilityResource{Type: "AuditEvent", Interactions: []string{"read", "search-type"},
 			SearchParams: []fhir.CapabilitySearchParam{
-				{Name: "patient", Type: "reference", Doc: "Patient/<id>"},
-				{Name: "patient:identifier", Type: "token", Doc: nhsSystem + "|<NHS number>"},
-				{Name: "agent", Type: "reference", Doc: "SDS user id"},
+				{Name: "patient", Type: "reference", Doc: "Patient/<id>; or, with the :identifier modifier, " + nhsSystem + "|<NHS number>"},
+				{Name: "agent", Type: "reference", Doc: "the user: Practitioner/<SDS user id> or the bare SDS user id (events name users by identifier; no Practitioner resource is served); or, with the :identifier modifier, " + sdsUserSystem + "|<SDS user id>"},
 				{Name: "date", Type: "date", Doc: "[eq|gt|lt|ge|le|sa|eb]YYYY[-MM[-DD[Thh:mm[:ss[.fff]](Z|+hh:mm|-hh:mm)]]]: when the event was recorded; repeat to bound both sides (ne is refused)"},
 				{Name: "outcome", Type: "token", Doc: "0 | 4 | 8 | 12"},
 				{Name: "subtype", Type: "token", Doc: "read | search-type | operation | create | 110127 ..."},
-				{Name: "_count", Type: "number", Doc: "page size"},
+				countParam,
 			},
 			Operations: []fhir.CapabilityOperation{{Name: "export", Definition: "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}}},
 	)

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"mig/audit"
 )
 
 // These tests hold the gateway to what its CapabilityStatement and README
@@ -83,24 +86,7 @@ func TestConformanceDates(t *testing.T) {
 		t.Run("AuditEvent "+tc.name, func(t *testing.T) {
 			q := url.Values{"date": tc.dates, "_count": {"500"}}
 			r := g.call(t, want{status: 200}, func() *response { return g.do(http.MethodGet, "/fhir/AuditEvent?"+q.Encode(), aud, nil) })
-			found := false
-			for _, e := range parseBundle(t, r).Entry {
-				var ev struct {
-					Entity []struct {
-						What struct {
-							Identifier struct {
-								Value string `json:"value"`
-							} `json:"identifier"`
-						} `json:"what"`
-					} `json:"entity"`
-				}
-				json.Unmarshal(e.Resource, &ev)
-				for _, en := range ev.Entity {
-					if en.What.Identifier.Value == read.requestID() {
-						found = true
-					}
-				}
-			}
+			found := auditRequestIDs(t, parseBundle(t, r))[read.requestID()]
 			if found != tc.found {
 				t.Errorf("date=%v: the read found %v, want %v", tc.dates, found, tc.found)
 			}
@@ -118,4 +104,150 @@ func TestConformanceDates(t *testing.T) {
 			g.call(t, want{400, "INVALID_PARAMETER"}, func() *response { return g.do(http.MethodGet, tc.path, tc.tok, nil) })
 		})
 	}
+}
+
+// TestConformanceDeclared: the parameters the CapabilityStatement declares
+// do what it says: AuditEvent agent takes its reference and identifier
+// forms, _count pages Consent and Contract, and modifiers are documented on
+// their parameter, never declared as parameters.
+func TestConformanceDeclared(t *testing.T) {
+	g := startGateway(t, nil)
+	clin := g.token("clin-agent", "R8000", "RX999")
+	for i := 0; i < 3; i++ {
+		if r := g.recordConsent(clin, tppConsent, consentGiven); r.Status != 201 {
+			t.Fatalf("consent: HTTP %d %s", r.Status, truncate(r.Body))
+		}
+	}
+	read := g.searchPatient(clin, tppConsent)
+	aud := g.auditorToken()
+	sds := "https://fhir.nhs.uk/Id/sds-user-id"
+	for _, tc := range []struct {
+		name  string
+		q     url.Values
+		found bool
+	}{
+		{"reference", url.Values{"agent": {"Practitioner/clin-agent"}}, true},
+		{"absolute reference", url.Values{"agent": {g.m.URL + "/fhir/Practitioner/clin-agent"}}, true},
+		{"bare id", url.Values{"agent": {"clin-agent"}}, true},
+		{"other user", url.Values{"agent": {"Practitioner/someone-else"}}, false},
+		{"identifier", url.Values{"agent:identifier": {sds + "|clin-agent"}}, true},
+		{"identifier without system", url.Values{"agent:identifier": {"clin-agent"}}, true},
+	} {
+		t.Run("agent "+tc.name, func(t *testing.T) {
+			tc.q.Set("_count", "500")
+			r := g.call(t, want{status: 200}, func() *response { return g.do(http.MethodGet, "/fhir/AuditEvent?"+tc.q.Encode(), aud, nil) })
+			ids := auditRequestIDs(t, parseBundle(t, r))
+			if ids[read.requestID()] != tc.found {
+				t.Errorf("%v: the read found %v, want %v (%d events)", tc.q, ids[read.requestID()], tc.found, len(ids))
+			}
+			if tc.found && len(ids) != 4 { // three consents and the read
+				t.Errorf("%v: %d events, want 4", tc.q, len(ids))
+			}
+		})
+	}
+	for _, q := range []string{"agent=Organization/RX999", "agent=" + url.QueryEscape(sds+"|clin-agent"), "agent=",
+		"agent:identifier=" + url.QueryEscape("https://example.org/other|clin-agent"), "agent:identifier=",
+		"agent=clin-agent&agent:identifier=clin-agent", "agent=Practitioner/"} {
+		t.Run("refused "+q, func(t *testing.T) {
+			g.call(t, want{400, "INVALID_PARAMETER"}, func() *response { return g.do(http.MethodGet, "/fhir/AuditEvent?"+q, aud, nil) })
+		})
+	}
+
+	// _count pages Consent (three recorded) and Contract.
+	pid := g.ids.Patient(tppConsent)
+	r := g.call(t, want{status: 200}, func() *response { return g.do(http.MethodGet, "/fhir/Consent?patient="+pid+"&_count=2", clin, nil) })
+	b := parseBundle(t, r)
+	if b.Total == nil || *b.Total != 3 || len(b.Entry) != 2 || b.link("next") == "" {
+		t.Fatalf("Consent _count=2: total %v, %d entries, next %q", b.Total, len(b.Entry), b.link("next"))
+	}
+	next, _ := url.Parse(b.link("next"))
+	r = g.call(t, want{status: 200}, func() *response { return g.do(http.MethodGet, "/fhir/Consent?"+next.RawQuery, clin, nil) })
+	if b2 := parseBundle(t, r); len(b2.Entry) != 1 || b2.link("next") != "" || b2.Entry[0].FullURL == b.Entry[0].FullURL || b2.Entry[0].FullURL == b.Entry[1].FullURL {
+		t.Errorf("Consent second page: %d entries, next %q", len(b2.Entry), b2.link("next"))
+	}
+	r = g.call(t, want{status: 200}, func() *response { return g.do(http.MethodGet, "/fhir/Contract?_count=1", clin, nil) })
+	if b := parseBundle(t, r); b.Total == nil || len(b.Entry) != min(*b.Total, 1) || (*b.Total > 1) != (b.link("next") != "") {
+		t.Errorf("Contract _count=1: total %v, %d entries, next %q", b.Total, len(b.Entry), b.link("next"))
+	}
+	for _, path := range []string{"/fhir/Consent?patient=" + pid + "&_count=0", "/fhir/Consent?patient=" + pid + "&_count=",
+		"/fhir/Consent?patient=" + pid + "&_count=501", "/fhir/Contract?_count=x", "/fhir/Contract?_count=",
+		"/fhir/Contract?_page=bogus", "/fhir/Consent?patient=" + pid + "&_page=bogus"} {
+		t.Run("refused "+path, func(t *testing.T) {
+			g.call(t, want{400, "INVALID_PARAMETER"}, func() *response { return g.do(http.MethodGet, path, clin, nil) })
+		})
+	}
+
+	// The CapabilityStatement declares parameters, not modifiers, and
+	// _count wherever it is taken.
+	cs := capabilityStatement(t, g)
+	for _, res := range cs.Rest[0].Resource {
+		names := map[string]bool{}
+		for _, p := range res.SearchParam {
+			if strings.Contains(p.Name, ":") {
+				t.Errorf("%s declares %q: a modifier, not a parameter", res.Type, p.Name)
+			}
+			names[p.Name] = true
+		}
+		if hasInteraction(res.Interaction, "search-type") && !names["_count"] {
+			t.Errorf("%s is searchable but does not declare _count", res.Type)
+		}
+	}
+}
+
+// capabilityStatementJSON is the part of the CapabilityStatement the
+// conformance tests walk.
+type capabilityStatementJSON struct {
+	Rest []struct {
+		Resource []struct {
+			Type        string `json:"type"`
+			Interaction []struct {
+				Code string `json:"code"`
+			} `json:"interaction"`
+			SearchParam []struct {
+				Name          string `json:"name"`
+				Type          string `json:"type"`
+				Documentation string `json:"documentation"`
+			} `json:"searchParam"`
+			Operation []struct {
+				Name       string `json:"name"`
+				Definition string `json:"definition"`
+			} `json:"operation"`
+		} `json:"resource"`
+	} `json:"rest"`
+}
+
+func capabilityStatement(t *testing.T, g *gateway) *capabilityStatementJSON {
+	t.Helper()
+	r := g.do(http.MethodGet, "/fhir/metadata", "", nil)
+	var cs capabilityStatementJSON
+	if r.Status != 200 || json.Unmarshal(r.Body, &cs) != nil || len(cs.Rest) != 1 {
+		t.Fatalf("metadata: HTTP %d %s", r.Status, truncate(r.Body))
+	}
+	return &cs
+}
+
+func hasInteraction(in []struct {
+	Code string `json:"code"`
+}, code string) bool {
+	for _, i := range in {
+		if i.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// auditRequestIDs is the set of request ids of the AuditEvents in a
+// searchset.
+func auditRequestIDs(t *testing.T, b *bundle) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, e := range b.Entry {
+		d, err := audit.Decode(e.Resource)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[d.RequestID] = true
+	}
+	return out
 }
