@@ -6,6 +6,11 @@
 // Safety: DOCTYPE declarations are rejected (so no entity can be declared,
 // expanded or fetched), only UTF-8 (and its ASCII subset) is accepted, and
 // error messages name a line and an element path, never document content.
+//
+// Two implementations sit behind the one API: encoding/xml (streaming) and
+// a byte-slice tokenizer (fast.go) that ports encoding/xml's strict grammar
+// and is held to it token for token, line for line, by FuzzDifferential.
+// useFast chooses between them.
 package xmltok
 
 import (
@@ -92,7 +97,9 @@ func (e *Error) Error() string {
 
 // Decoder reads tokens from a document.
 type Decoder struct {
-	d        *xml.Decoder
+	d        *xml.Decoder // the encoding/xml path (nil on the fast path)
+	f        *fastTok     // the fast path (fast.go)
+	ferr     *Error       // the fast path's refusal before any token (size, read error)
 	lr       *limitReader
 	lim      Limits
 	stack    []string
@@ -102,7 +109,16 @@ type Decoder struct {
 // NewDecoder returns a Decoder reading r under lim (zero fields take
 // DefaultLimits).
 func NewDecoder(r io.Reader, lim Limits) *Decoder {
+	return newDecoder(r, lim, useFast)
+}
+
+// newDecoder chooses the path: fast (fast.go) when asked and the limits
+// let the document be held whole, encoding/xml otherwise.
+func newDecoder(r io.Reader, lim Limits, fast bool) *Decoder {
 	lim = lim.orDefault()
+	if fast && lim.MaxBytes <= fastMaxBytes {
+		return newFastDecoder(r, lim)
+	}
 	lr := &limitReader{r: r, n: lim.MaxBytes}
 	br := bufio.NewReaderSize(lr, 64<<10)
 	// Skip a UTF-8 byte order mark.
@@ -123,6 +139,12 @@ func NewDecoder(r io.Reader, lim Limits) *Decoder {
 
 // Line returns the current line of the input.
 func (d *Decoder) Line() int {
+	if d.d == nil {
+		if d.f == nil {
+			return 1
+		}
+		return d.f.lineNo()
+	}
 	line, _ := d.d.InputPos()
 	return line
 }
@@ -146,6 +168,9 @@ func (d *Decoder) errorf(tooLarge bool, format string, args ...any) *Error {
 // Next returns the next token, or io.EOF after the root element closes.
 // Comments and processing instructions are skipped; a DOCTYPE is an error.
 func (d *Decoder) Next() (Token, error) {
+	if d.d == nil {
+		return d.nextFast()
+	}
 	for {
 		tok, err := d.d.Token()
 		if err != nil {
@@ -401,4 +426,65 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		return n, errors.New("document too large")
 	}
 	return n, err
+}
+
+func newFastDecoder(r io.Reader, lim Limits) *Decoder {
+	d := &Decoder{lim: lim}
+	buf, err := io.ReadAll(io.LimitReader(r, lim.MaxBytes+1))
+	switch {
+	case int64(len(buf)) > lim.MaxBytes:
+		d.ferr = &Error{Line: 1, Reason: fmt.Sprintf("document larger than %d bytes", lim.MaxBytes), TooLarge: true}
+	case err != nil:
+		d.ferr = &Error{Line: 1, Reason: reason(err)}
+	}
+	buf = bytes.TrimPrefix(buf, []byte{0xEF, 0xBB, 0xBF})
+	d.f = newFastTok(buf)
+	return d
+}
+
+// nextFast is Next on the fast path: the same rules over fastTok's tokens.
+func (d *Decoder) nextFast() (Token, error) {
+	if d.ferr != nil {
+		return Token{}, d.ferr
+	}
+	for {
+		k, err := d.f.next()
+		if err != nil {
+			if err == io.EOF {
+				if len(d.stack) > 0 {
+					return Token{}, d.errorf(false, "unexpected end of document")
+				}
+				if d.elements == 0 {
+					return Token{}, &Error{Line: d.Line(), Reason: "empty document"}
+				}
+				return Token{}, io.EOF
+			}
+			return Token{}, d.errorf(false, "%s", reason(err))
+		}
+		f := d.f
+		switch k {
+		case rawStart:
+			d.elements++
+			if d.elements > d.lim.MaxElements {
+				return Token{}, d.errorf(true, "more than %d elements", d.lim.MaxElements)
+			}
+			if len(d.stack) >= d.lim.MaxDepth {
+				return Token{}, d.errorf(true, "nesting deeper than %d", d.lim.MaxDepth)
+			}
+			d.stack = append(d.stack, safeName(f.local))
+			return Token{Kind: Start, Space: f.space, Local: f.local, Attrs: f.attrs}, nil
+		case rawEnd:
+			if len(d.stack) > 0 {
+				d.stack = d.stack[:len(d.stack)-1]
+			}
+			return Token{Kind: End, Space: f.space, Local: f.local}, nil
+		case rawText:
+			if len(d.stack) == 0 {
+				continue
+			}
+			return Token{Kind: Text, Text: f.text}, nil
+		case rawDirective:
+			return Token{}, d.errorf(false, "DOCTYPE and other declarations are not accepted")
+		}
+	}
 }
