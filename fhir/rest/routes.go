@@ -4,17 +4,32 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"mig"
 
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 )
 
+// router is what routes registers on: an echo instance or a group.
+type router interface {
+	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	HEAD(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+}
+
+// read registers a read route for GET and HEAD: HEAD is GET without the
+// body (net/http drops it), through the same access rules and audit.
+func read(r router, path string, h echo.HandlerFunc) {
+	r.GET(path, h)
+	r.HEAD(path, h)
+}
+
 func (s *Server) routes(e *echo.Echo) {
-	e.GET("/fhir/metadata", s.metadata)
-	e.GET("/fhir/.well-known/smart-configuration", s.smartConfiguration)
-	e.GET("/fhir/OperationDefinition/:id", s.operationDefinition)
-	e.GET("/", s.home)
+	read(e, "/fhir/metadata", s.metadata)
+	read(e, "/fhir/.well-known/smart-configuration", s.smartConfiguration)
+	read(e, "/fhir/OperationDefinition/:id", s.operationDefinition)
+	read(e, "/", s.home)
 
 	s.launchRoutes(e)
 
@@ -22,15 +37,15 @@ func (s *Server) routes(e *echo.Echo) {
 	// The one write.
 	f.POST("/Consent", s.recordConsent)
 	// Auditors.
-	f.GET("/AuditEvent/$export", s.auditExport)
-	f.GET("/AuditEvent/$export-status/:job", s.auditExportStatus)
-	f.GET("/AuditEvent/$export-file/:job", s.auditExportFile)
+	read(f, "/AuditEvent/$export", s.auditExport)
+	read(f, "/AuditEvent/$export-status/:job", s.auditExportStatus)
+	read(f, "/AuditEvent/$export-file/:job", s.auditExportFile)
 	// Patient operations.
-	f.GET("/Patient/:id/:op", s.operation)
+	read(f, "/Patient/:id/:op", s.operation)
 	// Searches and reads of every type.
-	f.GET("/:type", s.search)
+	read(f, "/:type", s.search)
 	f.POST("/:type/_search", s.search)
-	f.GET("/:type/:id", s.read)
+	read(f, "/:type/:id", s.read)
 	// Writes are refused: MIG is read-only.
 	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		f.Add(m, "/:type", s.refuseWrite)
@@ -38,15 +53,30 @@ func (s *Server) routes(e *echo.Echo) {
 	}
 
 	a := e.Group("/admin", s.authenticate, s.limitBody)
-	a.GET("/agreements", s.adminListAgreements)
+	read(a, "/agreements", s.adminListAgreements)
 	a.POST("/agreements", s.adminAddAgreement)
 	a.POST("/agreements/$import", s.adminImportAgreements)
-	a.GET("/agreements/$export", s.adminExportAgreements)
-	a.GET("/agreements/:id", s.adminGetAgreement)
-	a.GET("/agreements/:id/_history", s.adminAgreementHistory)
+	read(a, "/agreements/$export", s.adminExportAgreements)
+	read(a, "/agreements/:id", s.adminGetAgreement)
+	read(a, "/agreements/:id/_history", s.adminAgreementHistory)
 	a.POST("/agreements/:id/$suspend", s.adminSetStatus)
 	a.POST("/agreements/:id/$end", s.adminSetStatus)
 	a.POST("/agreements/:id/$activate", s.adminSetStatus)
+}
+
+// refuseOptions answers OPTIONS with 405 on every path: the gateway serves
+// no CORS (browsers reach it through the viewer's backend), and echo would
+// otherwise answer a preflight 204 with an Allow list. Audited like any
+// refusal.
+func (s *Server) refuseOptions(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().Method != http.MethodOptions {
+			return next(c)
+		}
+		c.Response().Header().Set("Allow", "GET, HEAD, POST")
+		return s.refuse(c, s.newRequest(c, "", ""), "request", &mig.Error{Code: mig.ENOTALLOWED, Issue: mig.IssueNotImplemented,
+			Message: "OPTIONS is not served: the gateway serves no CORS; use GET, HEAD or POST as GET /fhir/metadata says"})
+	}
 }
 
 // limitBody caps request bodies.

@@ -161,7 +161,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
-	e.Use(s.requestID, s.logRequests, s.limitRequest, s.negotiate)
+	e.Use(s.requestID, s.logRequests, s.limitRequest, s.refuseOptions, s.negotiate)
 	s.routes(e)
 	return e
 }

@@ -251,3 +251,105 @@ func auditRequestIDs(t *testing.T, b *bundle) map[string]bool {
 	}
 	return out
 }
+
+// TestConformanceHeadOptions: HEAD on every read route answers as GET does,
+// without a body, audited as GET is (one AuditEvent with the same
+// subtype, outcome and release); OPTIONS is 405, audited, as the gateway
+// serves no CORS.
+func TestConformanceHeadOptions(t *testing.T) {
+	g := startGateway(t, nil)
+	clin := g.token("clin-head", "R8000", "RX999")
+	if r := g.recordConsent(clin, tppConsent, consentGiven); r.Status != 201 {
+		t.Fatalf("consent: HTTP %d", r.Status)
+	}
+	pid := g.ids.Patient(tppConsent)
+	conds := parseBundle(t, g.do(http.MethodGet, "/fhir/Condition?patient="+pid, clin, nil)).matches(t)
+	if len(conds) == 0 {
+		t.Fatal("no Condition to read")
+	}
+	aud, admin := g.auditorToken(), g.adminToken()
+	ident := url.QueryEscape("https://fhir.nhs.uk/Id/nhs-number|" + tppConsent)
+	for _, tc := range []struct {
+		path, tok string
+		audited   bool
+	}{
+		{"/fhir/metadata", "", false},
+		{"/fhir/.well-known/smart-configuration", "", false},
+		{"/fhir/OperationDefinition/mig-view", "", false},
+		{"/fhir/Patient?identifier=" + ident, clin, true},
+		{"/fhir/Patient/" + pid, clin, true},
+		{"/fhir/Condition?patient=" + pid + "&_count=1", clin, true},
+		{"/fhir/Condition/" + conds[0].ID, clin, true},
+		{"/fhir/Patient/" + pid + "/$everything", clin, true},
+		{"/fhir/Patient/" + pid + "/$mig-view?view=summary", clin, true},
+		{"/fhir/Consent?patient=" + pid, clin, true},
+		{"/fhir/Contract", clin, true},
+		{"/fhir/AuditEvent?_count=1", aud, true},
+		{"/fhir/AuditEvent/$export?_after=1000000", aud, true},
+		{"/admin/agreements", admin, true},
+		// Refusals answer HEAD as GET too.
+		{"/fhir/Condition?patient=" + pid + "&bogus=1", clin, true},
+		{"/fhir/Condition/nope", clin, true},
+		{"/fhir/AuditEvent", clin, true},
+		{"/fhir/Condition?patient=" + pid, "", true},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			seq := g.auditSeq()
+			get := g.do(http.MethodGet, tc.path, tc.tok, nil)
+			mid := g.auditSeq()
+			head := g.do(http.MethodHead, tc.path, tc.tok, nil)
+			if head.Status != get.Status || head.Header.Get("Content-Type") != get.Header.Get("Content-Type") {
+				t.Errorf("HEAD: HTTP %d %q, GET: HTTP %d %q", head.Status, head.Header.Get("Content-Type"), get.Status, get.Header.Get("Content-Type"))
+			}
+			if len(head.Body) != 0 {
+				t.Errorf("HEAD has a body of %d bytes", len(head.Body))
+			}
+			if head.Header.Get("WWW-Authenticate") != get.Header.Get("WWW-Authenticate") {
+				t.Errorf("WWW-Authenticate differs: %q vs %q", head.Header.Get("WWW-Authenticate"), get.Header.Get("WWW-Authenticate"))
+			}
+			if !tc.audited {
+				if n := len(g.eventsSince(seq)); n != 0 {
+					t.Errorf("%d AuditEvents for a public route", n)
+				}
+				return
+			}
+			if tc.tok == "" {
+				return // unauthenticated refusals are combined per source (README, "Audit")
+			}
+			ge, he := g.eventsSince(seq)[:1], g.eventsSince(mid)
+			if len(he) != 1 || he[0].RequestID != head.requestID() {
+				t.Fatalf("HEAD: %d AuditEvents, want 1 for its request", len(he))
+			}
+			if ge[0].Outcome != he[0].Outcome || ge[0].Subtype != he[0].Subtype || ge[0].NHSNumber != he[0].NHSNumber ||
+				!equalCounts(ge[0].Released, he[0].Released) {
+				t.Errorf("HEAD audited as %q %q %v, GET as %q %q %v", he[0].Outcome, he[0].Subtype, he[0].Released,
+					ge[0].Outcome, ge[0].Subtype, ge[0].Released)
+			}
+		})
+	}
+	for _, tc := range []struct{ path, tok string }{
+		{"/fhir/metadata", ""}, {"/fhir/Condition?patient=" + pid, clin}, {"/fhir/Patient/" + pid, clin},
+		{"/fhir/Consent", clin}, {"/admin/agreements", admin}, {"/nowhere", clin},
+	} {
+		t.Run("OPTIONS "+tc.path, func(t *testing.T) {
+			r := g.call(t, want{405, "NOT_IMPLEMENTED"}, func() *response {
+				return g.do(http.MethodOptions, tc.path, tc.tok, nil, "Origin", "https://elsewhere.example", "Access-Control-Request-Method", "GET")
+			})
+			if r.Header.Get("Access-Control-Allow-Origin") != "" || r.Header.Get("Allow") == "" {
+				t.Errorf("OPTIONS: Allow %q, Access-Control-Allow-Origin %q", r.Header.Get("Allow"), r.Header.Get("Access-Control-Allow-Origin"))
+			}
+		})
+	}
+}
+
+func equalCounts(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
