@@ -252,14 +252,13 @@ func inView(rs fhir.Resource, v record.View) bool {
 // respondBundle pages matches into a searchset Bundle and releases it.
 func (s *Server) respondBundle(c echo.Context, r *consent.Request, p url.Values, q *query, matches []fhir.Resource, withheld, unclassified bool) error {
 	total := len(matches)
-	from := q.offset
-	if from > total {
-		from = total
+	if q.shape.countOnly {
+		// The total, no matches: a withheld or unclassified warning is
+		// still said, as it is not a match.
+		matches = nil
 	}
-	to := from + q.count
-	if to > total {
-		to = total
-	}
+	from := min(q.offset, len(matches))
+	to := min(from+q.count, len(matches))
 	page := matches[from:to]
 	entries := make([]fhir.BundleEntry, 0, len(page)+1)
 	counts := map[string]int{}
@@ -268,6 +267,9 @@ func (s *Server) respondBundle(c echo.Context, r *consent.Request, p url.Values,
 			markEmergency(rs.Proto)
 		}
 		body, err := fhir.MarshalResource(rs.Proto)
+		if err == nil && q.shape.elements != nil {
+			body, err = subset(body, q.shape.elements)
+		}
 		if err != nil {
 			return s.refuse(c, r, "mapping", &mig.Error{Code: mig.EINTERNAL, Message: "a resource could not be encoded", Err: err})
 		}
@@ -280,7 +282,7 @@ func (s *Server) respondBundle(c echo.Context, r *consent.Request, p url.Values,
 	if unclassified {
 		entries = append(entries, fhir.BundleEntry{Resource: fhir.UnclassifiedWarning(), Mode: "outcome"})
 	}
-	links := s.pageLinks(c, r, p, from, q.count, total)
+	links := s.pageLinks(c, r, p, from, q.count, len(matches))
 	body := fhir.SearchSet(total, links, entries)
 	r.Released = counts
 	return s.release(c, r, http.StatusOK, contentType, body)

@@ -242,7 +242,7 @@ func (s *Server) searchContracts(c echo.Context, id string) error {
 		return done(err)
 	}
 	for k := range c.QueryParams() {
-		if k != "_format" && k != "_count" && k != "_page" {
+		if k != "_format" && k != "_count" && k != "_page" && !shapeParams[k] {
 			return s.refuse(c, r, "request", invalidParam("search parameter %q is not supported for Contract", safeParam(k)))
 		}
 	}
@@ -293,8 +293,20 @@ func (s *Server) releaseList(c echo.Context, r *consent.Request, typ string, ent
 		return s.refuse(c, r, "request", err)
 	}
 	total := len(entries)
-	from := min(q.offset, total)
-	to := min(from+q.count, total)
-	r.Released = map[string]int{typ: to - from}
-	return s.release(c, r, http.StatusOK, contentType, fhir.SearchSet(total, s.pageLinks(c, r, p, from, q.count, total), entries[from:to]))
+	if q.shape.countOnly {
+		entries = nil
+	}
+	from := min(q.offset, len(entries))
+	to := min(from+q.count, len(entries))
+	page := entries[from:to]
+	if q.shape.elements != nil {
+		page = append([]fhir.BundleEntry(nil), page...)
+		for i := range page {
+			if page[i].Resource, err = subset(page[i].Resource, q.shape.elements); err != nil {
+				return s.refuse(c, r, "mapping", err)
+			}
+		}
+	}
+	r.Released = map[string]int{typ: len(page)}
+	return s.release(c, r, http.StatusOK, contentType, fhir.SearchSet(total, s.pageLinks(c, r, p, from, q.count, len(entries)), page))
 }

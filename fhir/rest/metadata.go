@@ -23,6 +23,12 @@ func (s *Server) metadata(c echo.Context) error {
 // countParam is the page size every search takes.
 var countParam = fhir.CapabilitySearchParam{Name: "_count", Type: "number", Doc: "page size: 1-500, default 50; the next and previous links carry the _page cursor"}
 
+// summaryParam and elementsParam shape a search's answer (not AuditEvent's).
+var (
+	summaryParam  = fhir.CapabilitySearchParam{Name: "_summary", Type: "token", Doc: "count only: a searchset with the total and no matches (warnings of withheld items are still said)"}
+	elementsParam = fhir.CapabilitySearchParam{Name: "_elements", Type: "string", Doc: "top-level element names, comma separated (a choice element without its type: onset); mandatory and modifier elements and meta.security are always kept, and the subset is tagged SUBSETTED"}
+)
+
 // sdsUserSystem names users in AuditEvents (audit.SystemSDSUser).
 const sdsUserSystem = audit.SystemSDSUser
 
@@ -53,17 +59,17 @@ func (s *Server) capabilities() fhir.CapabilityInput {
 				res.SearchParams = append(res.SearchParams, fhir.CapabilitySearchParam{Name: p.Name, Type: p.Type, Doc: p.Doc})
 			}
 		}
-		res.SearchParams = append(res.SearchParams, countParam)
+		res.SearchParams = append(res.SearchParams, countParam, summaryParam, elementsParam)
 		in.Resources = append(in.Resources, res)
 	}
 	in.Resources = append(in.Resources,
 		fhir.CapabilityResource{Type: "Consent", Interactions: []string{"read", "search-type", "create"},
 			SearchParams: []fhir.CapabilitySearchParam{
 				{Name: "patient", Type: "reference", Doc: "Patient/<id>: the requester's own consents for the patient; or, with the :identifier modifier, " + nhsSystem + "|<NHS number>"},
-				countParam,
+				countParam, summaryParam, elementsParam,
 			}},
 		fhir.CapabilityResource{Type: "Contract", Interactions: []string{"read", "search-type"},
-			SearchParams: []fhir.CapabilitySearchParam{countParam}},
+			SearchParams: []fhir.CapabilitySearchParam{countParam, summaryParam, elementsParam}},
 		fhir.CapabilityResource{Type: "AuditEvent", Interactions: []string{"read", "search-type"},
 			SearchParams: []fhir.CapabilitySearchParam{
 				{Name: "patient", Type: "reference", Doc: "Patient/<id>; or, with the :identifier modifier, " + nhsSystem + "|<NHS number>"},

@@ -322,6 +322,7 @@ type query struct {
 	filters []filter
 	count   int
 	offset  int
+	shape   shaping
 }
 
 type filter struct {
@@ -330,7 +331,7 @@ type filter struct {
 }
 
 // common parameters every search takes.
-var commonParams = map[string]bool{"_count": true, "_page": true, "_format": true, "patient": true}
+var commonParams = map[string]bool{"_count": true, "_page": true, "_format": true, "patient": true, "_summary": true, "_elements": true}
 
 // parseQuery checks every parameter against what typ supports: an unknown
 // parameter is an error (strict handling), not silently ignored.
@@ -376,6 +377,10 @@ func (s *Server) parseQuery(typ string, params url.Values, extra map[string]bool
 			return nil, err
 		}
 		q.offset = off
+	}
+	var err error
+	if q.shape, err = parseShaping(params); err != nil {
+		return nil, err
 	}
 	// Check every value once, so a bad value is an error even when no
 	// entry would have been tested against it.

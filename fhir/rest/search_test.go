@@ -1,6 +1,9 @@
 package rest
 
 import (
+	"encoding/json"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +112,74 @@ func TestDateMatches(t *testing.T) {
 		rlo, rhi := dateRange(tc.d)
 		if got := dateMatches(prefix, lo, hi, rlo, rhi); got != tc.want {
 			t.Errorf("%v (precision %d) %s: %v, want %v", tc.d.T, tc.d.P, tc.search, got, tc.want)
+		}
+	}
+}
+
+// _elements keeps what was asked, the type's mandatory and modifier
+// elements and meta.security, and tags the subset SUBSETTED.
+func TestSubset(t *testing.T) {
+	cond := `{"resourceType":"Condition","id":"c1","meta":{"security":[{"code":"BTG"}],"profile":["p"]},` +
+		`"clinicalStatus":{"text":"a"},"verificationStatus":{"text":"v"},"category":[{"text":"c"}],"code":{"text":"x"},` +
+		`"subject":{"reference":"Patient/p"},"onsetDateTime":"2012-05-01","_onsetDateTime":{"id":"e"},"recordedDate":"2012-05-02","extension":[{"url":"u"}]}`
+	med := `{"resourceType":"MedicationStatement","id":"m1","status":"active","statusReason":[{"text":"r"}],` +
+		`"medicationCodeableConcept":{"text":"m"},"subject":{"reference":"Patient/p"},"effectivePeriod":{"start":"2024"},"dosage":[{"text":"d"}]}`
+	for _, tc := range []struct {
+		body       string
+		asked      string
+		want, gone []string
+	}{
+		{cond, "code", []string{"resourceType", "id", "meta", "clinicalStatus", "verificationStatus", "subject", "code"},
+			[]string{"category", "onsetDateTime", "_onsetDateTime", "recordedDate", "extension"}},
+		{cond, "onset", []string{"onsetDateTime", "_onsetDateTime", "clinicalStatus"}, []string{"code", "recordedDate"}},
+		{med, "effective", []string{"status", "medicationCodeableConcept", "subject", "effectivePeriod"}, []string{"statusReason", "dosage"}},
+	} {
+		asked := map[string]bool{}
+		for _, a := range strings.Split(tc.asked, ",") {
+			asked[a] = true
+		}
+		out, err := subset([]byte(tc.body), asked)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]json.RawMessage
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range tc.want {
+			if _, ok := got[k]; !ok {
+				t.Errorf("_elements=%s dropped %s", tc.asked, k)
+			}
+		}
+		for _, k := range tc.gone {
+			if _, ok := got[k]; ok {
+				t.Errorf("_elements=%s kept %s", tc.asked, k)
+			}
+		}
+		var meta struct {
+			Security []struct{ Code string } `json:"security"`
+			Tag      []struct{ System, Code string }
+		}
+		json.Unmarshal(got["meta"], &meta)
+		if strings.Contains(tc.body, "BTG") && (len(meta.Security) != 1 || meta.Security[0].Code != "BTG") {
+			t.Errorf("meta.security lost: %s", got["meta"])
+		}
+		if len(meta.Tag) != 1 || meta.Tag[0].Code != "SUBSETTED" || meta.Tag[0].System != "http://terminology.hl7.org/CodeSystem/v3-ObservationValue" {
+			t.Errorf("no SUBSETTED tag: %s", got["meta"])
+		}
+	}
+}
+
+func TestParseShaping(t *testing.T) {
+	for q, ok := range map[string]bool{
+		"_summary=count": true, "_elements=code,onset": true, "_elements=code": true,
+		"_summary=true": false, "_summary=data": false, "_summary=": false, "_summary=count&_summary=count": false,
+		"_elements=": false, "_elements=code,": false, "_elements=Condition.code": false, "_elements=code&_elements=onset": false,
+		"_summary=count&_elements=code": false, "_elements=<b>": false,
+	} {
+		p, _ := url.ParseQuery(q)
+		if _, err := parseShaping(p); (err == nil) != ok {
+			t.Errorf("%s: err %v, want ok %v", q, err, ok)
 		}
 	}
 }

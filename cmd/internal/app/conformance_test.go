@@ -353,3 +353,97 @@ func equalCounts(a, b map[string]int) bool {
 	}
 	return true
 }
+
+// TestConformanceSummaryElements: _summary=count answers the total with no
+// matches; _elements keeps what was asked with the mandatory and modifier
+// elements and meta.security, tagged SUBSETTED, and stays valid R4.
+func TestConformanceSummaryElements(t *testing.T) {
+	g := startGateway(t, nil)
+	clin := g.token("clin-shape", "R8000", "RX999")
+	if r := g.recordConsent(clin, tppConsent, consentGiven); r.Status != 201 {
+		t.Fatalf("consent: HTTP %d", r.Status)
+	}
+	pid := g.ids.Patient(tppConsent)
+	for _, path := range []string{"/fhir/Condition?patient=" + pid, "/fhir/MedicationStatement?patient=" + pid,
+		"/fhir/Patient/" + pid + "/$everything", "/fhir/Patient/" + pid + "/$mig-view?view=summary", "/fhir/Consent?patient=" + pid, "/fhir/Contract"} {
+		t.Run("count "+path, func(t *testing.T) {
+			full := parseBundle(t, g.call(t, want{status: 200}, func() *response { return g.do(http.MethodGet, withQuery(path, "_count=500"), clin, nil) }))
+			r := g.call(t, want{status: 200}, func() *response { return g.do(http.MethodGet, withQuery(path, "_summary=count"), clin, nil) })
+			validR4(t, "count Bundle", r.Body)
+			b := parseBundle(t, r)
+			if b.Total == nil || full.Total == nil || *b.Total != *full.Total || len(b.matches(t)) != 0 || b.link("next") != "" {
+				t.Errorf("_summary=count: total %v (full %v), %d matches, next %q", b.Total, full.Total, len(b.matches(t)), b.link("next"))
+			}
+		})
+	}
+	for _, tc := range []struct {
+		path, asked string
+		kept, gone  []string
+	}{
+		{"/fhir/Condition?patient=" + pid, "code", []string{"code", "clinicalStatus", "subject"}, []string{"onsetDateTime", "category"}},
+		{"/fhir/AllergyIntolerance?patient=" + pid, "code", []string{"code", "clinicalStatus", "patient"}, []string{"recordedDate", "category"}},
+		{"/fhir/MedicationStatement?patient=" + pid, "effective", []string{"status", "medicationCodeableConcept", "subject"}, []string{"dosage"}},
+		{"/fhir/Observation?patient=" + pid, "effective", []string{"status", "code"}, []string{"valueQuantity", "category"}},
+		{"/fhir/Patient/" + pid + "/$everything", "id", []string{"resourceType", "id"}, []string{"name", "onsetDateTime", "recordedDate", "dosage"}},
+		{"/fhir/Consent?patient=" + pid, "dateTime", []string{"status", "scope", "category"}, []string{"provision"}},
+	} {
+		t.Run("elements "+tc.path, func(t *testing.T) {
+			r := g.call(t, want{status: 200}, func() *response { return g.do(http.MethodGet, withQuery(tc.path, "_elements="+tc.asked), clin, nil) })
+			validR4(t, "subset Bundle", r.Body)
+			b := parseBundle(t, r)
+			if len(b.matches(t)) == 0 {
+				t.Fatal("no matches")
+			}
+			for _, e := range b.Entry {
+				if e.Search.Mode != "match" {
+					continue
+				}
+				var res map[string]json.RawMessage
+				json.Unmarshal(e.Resource, &res)
+				var meta struct {
+					Tag []struct{ System, Code string }
+				}
+				json.Unmarshal(res["meta"], &meta)
+				if len(meta.Tag) == 0 || meta.Tag[len(meta.Tag)-1].Code != "SUBSETTED" {
+					t.Errorf("%s not tagged SUBSETTED: %s", res["resourceType"], res["meta"])
+				}
+				var typ string
+				json.Unmarshal(res["resourceType"], &typ)
+				if typ == "Patient" && tc.asked == "id" {
+					continue
+				}
+				for _, k := range tc.kept {
+					if _, ok := res[k]; !ok && !(typ != "Condition" && typ != "AllergyIntolerance" && k == "clinicalStatus") {
+						if typ == strings.Split(strings.TrimPrefix(tc.path, "/fhir/"), "?")[0] {
+							t.Errorf("%s: %s dropped", typ, k)
+						}
+					}
+				}
+				for _, k := range tc.gone {
+					if _, ok := res[k]; ok {
+						t.Errorf("%s: %s kept though not asked for", typ, k)
+					}
+				}
+			}
+		})
+	}
+	for _, q := range []string{"_summary=true", "_summary=text", "_summary=", "_elements=", "_elements=Condition.code",
+		"_summary=count&_elements=code", "_elements=code&_elements=onset"} {
+		t.Run("refused "+q, func(t *testing.T) {
+			g.call(t, want{400, "INVALID_PARAMETER"}, func() *response { return g.do(http.MethodGet, "/fhir/Condition?patient="+pid+"&"+q, clin, nil) })
+		})
+	}
+	t.Run("refused on AuditEvent", func(t *testing.T) {
+		g.call(t, want{400, "INVALID_PARAMETER"}, func() *response {
+			return g.do(http.MethodGet, "/fhir/AuditEvent?_summary=count", g.auditorToken(), nil)
+		})
+	})
+}
+
+// withQuery adds a parameter to a path that may have a query already.
+func withQuery(path, q string) string {
+	if strings.Contains(path, "?") {
+		return path + "&" + q
+	}
+	return path + "?" + q
+}
