@@ -70,6 +70,7 @@ type fastTok struct {
 	ns    map[string]string
 	stk   []nsEntry
 	names map[string]string
+	cache [256]string
 	tbuf  []byte
 	abuf  []Attr
 
@@ -103,14 +104,21 @@ func (f *fastTok) syntax(msg string) error {
 
 func (f *fastTok) eof() error { return f.syntax("unexpected EOF") }
 
+// intern returns names as shared strings: a direct-mapped cache first
+// (comparing bytes costs less than hashing them), then a map.
 func (f *fastTok) intern(b []byte) string {
-	if s, ok := f.names[string(b)]; ok {
+	h := (uint(len(b))*31 + uint(b[0])*7 + uint(b[len(b)-1])*3 + uint(b[len(b)/2])) & 255
+	if s := f.cache[h]; s == string(b) && s != "" {
 		return s
 	}
-	s := string(b)
-	if len(f.names) < 4096 {
-		f.names[s] = s
+	s, ok := f.names[string(b)]
+	if !ok {
+		s = string(b)
+		if len(f.names) < 4096 {
+			f.names[s] = s
+		}
 	}
+	f.cache[h] = s
 	return s
 }
 
@@ -485,26 +493,64 @@ func (f *fastTok) textRun(quote int, cdata bool) ([]byte, bool) {
 			return data, f.checkChars(data)
 		}
 	} else {
-		i := start
-		for i < len(buf) {
-			c := buf[i]
-			if c == '<' || c == '&' || c == '\r' || c == ']' || quote >= 0 && c == byte(quote) {
-				break
-			}
-			i++
+		// One pass finds the end of the run and whether any byte needs
+		// the rune check (non-ASCII or a control character).
+		stop := &textStop
+		if quote == '"' {
+			stop = &dquoteStop
+		} else if quote == '\'' {
+			stop = &squoteStop
 		}
+		i := start
+		check := false
+		for i < len(buf) {
+			c := stop[buf[i]]
+			if c == 0 {
+				i++
+				continue
+			}
+			if c == 2 {
+				check = true
+				i++
+				continue
+			}
+			break
+		}
+		end := i
 		switch {
 		case quote < 0 && (i == len(buf) || buf[i] == '<'):
 			f.pos = i
-			data := buf[start:i]
-			return data, f.checkChars(data)
 		case quote >= 0 && i < len(buf) && buf[i] == byte(quote):
 			f.pos = i + 1
-			data := buf[start:i]
-			return data, f.checkChars(data)
+		default:
+			return f.textSlow(quote, cdata)
 		}
+		data := buf[start:end]
+		if !check {
+			return data, true
+		}
+		return data, f.checkChars(data)
 	}
 	return f.textSlow(quote, cdata)
+}
+
+// Byte classes for textRun's scan: 0 plain, 1 ends the fast run, 2 needs
+// checkChars (non-ASCII, control characters).
+var textStop, dquoteStop, squoteStop [256]uint8
+
+func init() {
+	for _, t := range []*[256]uint8{&textStop, &dquoteStop, &squoteStop} {
+		for c := 0; c < 256; c++ {
+			switch {
+			case c == '<' || c == '&' || c == '\r' || c == ']':
+				t[c] = 1
+			case c >= utf8.RuneSelf || c < 0x20 && c != '\t' && c != '\n':
+				t[c] = 2
+			}
+		}
+	}
+	dquoteStop['"'] = 1
+	squoteStop['\''] = 1
 }
 
 // textSlow is encoding/xml's text, byte by byte.
@@ -688,16 +734,25 @@ func (f *fastTok) readName() bool {
 		f.pos--
 		return false
 	}
-	for {
-		if f.pos >= len(f.buf) {
-			f.eof()
-			return false
-		}
-		b = f.buf[f.pos]
-		if b < utf8.RuneSelf && !isNameByte(b) {
+	buf := f.buf
+	for i := f.pos; i < len(buf); i++ {
+		if nameStop[buf[i]] {
+			f.pos = i
 			return true
 		}
-		f.pos++
+	}
+	f.pos = len(buf)
+	f.eof()
+	return false
+}
+
+// nameStop: the ASCII bytes that end a name (readName takes every other
+// byte, the caller checks the runes).
+var nameStop [256]bool
+
+func init() {
+	for c := 0; c < utf8.RuneSelf; c++ {
+		nameStop[c] = !isNameByte(byte(c))
 	}
 }
 

@@ -430,7 +430,16 @@ func (l *limitReader) Read(p []byte) (int, error) {
 
 func newFastDecoder(r io.Reader, lim Limits) *Decoder {
 	d := &Decoder{lim: lim}
-	buf, err := io.ReadAll(io.LimitReader(r, lim.MaxBytes+1))
+	var buf []byte
+	var err error
+	if l, ok := r.(interface{ Len() int }); ok && int64(l.Len()) <= lim.MaxBytes {
+		// bytes.Reader, strings.Reader, bytes.Buffer: one allocation.
+		b := bytes.NewBuffer(make([]byte, 0, l.Len()+bytes.MinRead))
+		_, err = b.ReadFrom(io.LimitReader(r, lim.MaxBytes+1))
+		buf = b.Bytes()
+	} else {
+		buf, err = io.ReadAll(io.LimitReader(r, lim.MaxBytes+1))
+	}
 	switch {
 	case int64(len(buf)) > lim.MaxBytes:
 		d.ferr = &Error{Line: 1, Reason: fmt.Sprintf("document larger than %d bytes", lim.MaxBytes), TooLarge: true}
