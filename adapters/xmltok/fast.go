@@ -38,7 +38,7 @@ import (
 const fastMaxBytes = 64 << 20
 
 // useFast selects the fast path for NewDecoder (when the limits allow it).
-var useFast = false
+var useFast = true
 
 type rawKind uint8
 
