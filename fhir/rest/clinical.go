@@ -218,10 +218,21 @@ func (s *Server) operation(c echo.Context) error {
 	extra := map[string]bool{}
 	if op == "$mig-view" {
 		extra["view"] = true
+	} else {
+		if _, ok := p["_since"]; ok {
+			return s.refuse(c, r, "request", errSince)
+		}
+		extra = everythingParams
 	}
 	q, err := s.parseQuery("Patient", p, extra, cursorScope(c.Request().URL.Path, r.Principal))
 	if err != nil {
 		return s.refuse(c, r, "request", err)
+	}
+	filter := &everythingFilter{}
+	if op == "$everything" {
+		if filter, err = parseEverything(p); err != nil {
+			return s.refuse(c, r, "request", err)
+		}
 	}
 	nhs, err := s.patientNHS(id)
 	if err != nil {
@@ -231,9 +242,9 @@ func (s *Server) operation(c echo.Context) error {
 	if err != nil {
 		return done(err)
 	}
-	matches := []fhir.Resource{res.Patient}
-	for _, rs := range res.Resources {
-		if view == "" || inView(rs, view) {
+	var matches []fhir.Resource
+	for _, rs := range append([]fhir.Resource{res.Patient}, res.Resources...) {
+		if (view == "" || rs.Entry == nil || inView(rs, view)) && filter.keep(rs) {
 			matches = append(matches, rs)
 		}
 	}

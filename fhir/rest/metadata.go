@@ -50,7 +50,7 @@ func (s *Server) capabilities() fhir.CapabilityInput {
 				{Name: "birthdate", Type: "date", Doc: dateDoc + ": relates to the registered birth date as the prefix says"},
 			}
 			res.Operations = []fhir.CapabilityOperation{
-				{Name: "everything", Definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+				{Name: "everything", Definition: s.Base + "/OperationDefinition/mig-everything"},
 				{Name: "mig-view", Definition: s.Base + "/OperationDefinition/mig-view"},
 			}
 		} else {

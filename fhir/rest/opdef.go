@@ -55,13 +55,60 @@ func viewCodes() []string {
 	return out
 }
 
+// migEverythingDefinition is our $everything: HL7's Patient-everything
+// (which it names as its base) with what differs said: _since is refused,
+// start and end keep undated and ongoing items, the answer is a searchset.
+func (s *Server) migEverythingDefinition() map[string]any {
+	return map[string]any{
+		"resourceType": "OperationDefinition",
+		"id":           "mig-everything",
+		"url":          s.Base + "/OperationDefinition/mig-everything",
+		"version":      s.Version,
+		"name":         "MigPatientEverything",
+		"title":        "Everything the sharing agreement covers of a patient's GP record",
+		"status":       "active",
+		"kind":         "operation",
+		"description": "HL7 Patient-everything on a GP record read live from the GP system: the Patient and every resource the agreement's views cover, " +
+			"as a searchset Bundle; items withheld by the agreement, confidentiality or sensitivity are announced by an OperationOutcome entry " +
+			"(search mode outcome), never listed. _since is refused (400): a live record has no history of changes to compare against. " +
+			"start and end bound the clinical date (onset, effective, occurrence, else recorded; a resolved problem or ended medication " +
+			"counts to its end) and keep undated items and ongoing ones whatever their date: active problems, active allergies, current " +
+			"medication (active authorisations) and active risks. _summary=count and _elements are served as on searches.",
+		"base":         "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+		"affectsState": false,
+		"code":         "everything",
+		"resource":     []string{"Patient"},
+		"system":       false,
+		"type":         false,
+		"instance":     true,
+		"parameter": []map[string]any{
+			{"name": "start", "use": "in", "min": 0, "max": "1", "type": "date",
+				"documentation": "care period start: YYYY, YYYY-MM, YYYY-MM-DD or a date-time with its zone, no prefix; from its first instant"},
+			{"name": "end", "use": "in", "min": 0, "max": "1", "type": "date",
+				"documentation": "care period end, as start; to its last instant"},
+			{"name": "_type", "use": "in", "min": 0, "max": "1", "type": "code",
+				"documentation": "resource types to return, comma separated: " + strings.Join(typeNames(), " | ") + "; the Patient only if listed"},
+			{"name": "_count", "use": "in", "min": 0, "max": "1", "type": "integer",
+				"documentation": "page size (1-500, default 50); next and previous links carry the _page cursor"},
+			{"name": "return", "use": "out", "min": 1, "max": "1", "type": "Bundle",
+				"documentation": "searchset Bundle with total: the resources, and an OperationOutcome entry when something was withheld"},
+		},
+	}
+}
+
 // operationDefinition serves GET /fhir/OperationDefinition/{id} (public, as
 // the CapabilityStatement is): the definitions of our own operations.
 func (s *Server) operationDefinition(c echo.Context) error {
-	if c.Param("id") != "mig-view" {
+	var def map[string]any
+	switch c.Param("id") {
+	case "mig-view":
+		def = s.migViewDefinition()
+	case "mig-everything":
+		def = s.migEverythingDefinition()
+	default:
 		return s.writeError(c, resourceNotFound("OperationDefinition"))
 	}
-	body, err := json.Marshal(s.migViewDefinition())
+	body, err := json.Marshal(def)
 	if err != nil {
 		return s.writeError(c, err)
 	}

@@ -447,3 +447,122 @@ func withQuery(path, q string) string {
 	}
 	return path + "?" + q
 }
+
+// TestConformanceEverything: $everything takes _type, start, end and
+// _count as our OperationDefinition says, keeps undated and ongoing items
+// in a care period, and refuses _since with a clear message.
+func TestConformanceEverything(t *testing.T) {
+	g := startGateway(t, nil)
+	clin := g.token("clin-everything", "R8000", "RX999")
+	if r := g.recordConsent(clin, tppConsent, consentGiven); r.Status != 201 {
+		t.Fatalf("consent: HTTP %d", r.Status)
+	}
+	pid := g.ids.Patient(tppConsent)
+	ev := "/fhir/Patient/" + pid + "/$everything"
+	get := func(t *testing.T, q string) *bundle {
+		t.Helper()
+		r := g.call(t, want{status: 200}, func() *response { return g.do(http.MethodGet, withQuery(ev, q), clin, nil) })
+		validR4(t, "$everything", r.Body)
+		return parseBundle(t, r)
+	}
+	codes := func(b *bundle) map[string]bool {
+		out := map[string]bool{}
+		for _, e := range b.Entry {
+			if e.Search.Mode == "match" {
+				for _, c := range []string{"44054006", "263199001", "91936005", "325278007", "323509004", "86198006", "80146002", "414937009", "999791000000106", "183530004", "1005671000000105"} {
+					if strings.Contains(string(e.Resource), `"`+c+`"`) {
+						out[c] = true
+					}
+				}
+			}
+		}
+		return out
+	}
+	types := func(b *bundle) map[string]int {
+		out := map[string]int{}
+		for _, m := range b.matches(t) {
+			out[m.ResourceType]++
+		}
+		return out
+	}
+	all := get(t, "_count=500")
+	if c := codes(all); len(c) != 11 {
+		t.Fatalf("the story's codes in $everything: %v", c)
+	}
+	t.Run("care period", func(t *testing.T) {
+		b := get(t, "_count=500&start=2026-09&end=2026-09-30")
+		c := codes(b)
+		for code, want := range map[string]bool{
+			"44054006": true, "91936005": true, "325278007": true, "414937009": true, // ongoing: problem, allergy, medication, risk
+			"999791000000106": true, "183530004": true, // dated in the period
+			"263199001": false, "323509004": false, "86198006": false, "80146002": false, "1005671000000105": false,
+		} {
+			if c[code] != want {
+				t.Errorf("start=2026-09&end=2026-09-30: %s present %v, want %v", code, c[code], want)
+			}
+		}
+		if types(b)["Patient"] != 1 || *b.Total >= *all.Total {
+			t.Errorf("care period: %v, total %d of %d", types(b), *b.Total, *all.Total)
+		}
+		// Open-ended: start alone keeps the later items too.
+		if c := codes(get(t, "_count=500&start=2026-10-02T00:00:00Z")); !c["86198006"] || c["183530004"] || !c["44054006"] {
+			t.Errorf("start=2026-10-02T00:00:00Z: %v", c)
+		}
+		// end alone: the fracture and the appendicectomy, not the later results.
+		if c := codes(get(t, "_count=500&end=2015")); !c["263199001"] || !c["80146002"] || c["999791000000106"] || !c["91936005"] {
+			t.Errorf("end=2015: %v", c)
+		}
+	})
+	t.Run("_type", func(t *testing.T) {
+		got := types(get(t, "_count=500&_type=Condition,AllergyIntolerance"))
+		if len(got) != 2 || got["Condition"] == 0 || got["AllergyIntolerance"] == 0 {
+			t.Errorf("_type=Condition,AllergyIntolerance: %v", got)
+		}
+		if got := types(get(t, "_type=Patient")); len(got) != 1 || got["Patient"] != 1 {
+			t.Errorf("_type=Patient: %v", got)
+		}
+	})
+	t.Run("_count", func(t *testing.T) {
+		b := get(t, "_count=2&_type=Condition,Observation,Patient")
+		if len(b.matches(t)) != 2 || b.link("next") == "" {
+			t.Fatalf("_count=2: %d matches, next %q", len(b.matches(t)), b.link("next"))
+		}
+		next, _ := url.Parse(b.link("next"))
+		if n := len(get(t, next.RawQuery).matches(t)); n == 0 {
+			t.Error("next page empty")
+		}
+	})
+	for _, q := range []string{"_since=2026-01-01T00:00:00Z", "_type=Practitioner", "_type=", "_type=Condition&_type=Flag",
+		"start=ge2026", "start=2026-13", "start=2026-10&end=2026-09", "end=2026-04-02T10:00"} {
+		t.Run("refused "+q, func(t *testing.T) {
+			r := g.call(t, want{400, "INVALID_PARAMETER"}, func() *response { return g.do(http.MethodGet, withQuery(ev, q), clin, nil) })
+			if _, diag := r.outcome(t); strings.HasPrefix(q, "_since") && !strings.Contains(diag, "live") {
+				t.Errorf("_since refused with %q", diag)
+			}
+		})
+	}
+	t.Run("definition", func(t *testing.T) {
+		cs := capabilityStatement(t, g)
+		var def string
+		for _, res := range cs.Rest[0].Resource {
+			for _, op := range res.Operation {
+				if res.Type == "Patient" && op.Name == "everything" {
+					def = op.Definition
+				}
+			}
+		}
+		if def != g.m.URL+"/fhir/OperationDefinition/mig-everything" {
+			t.Fatalf("$everything points at %q", def)
+		}
+		r := g.do(http.MethodGet, strings.TrimPrefix(def, g.m.URL), "", nil)
+		if r.Status != 200 {
+			t.Fatalf("HTTP %d", r.Status)
+		}
+		validR4(t, "OperationDefinition", r.Body)
+		for _, p := range []string{`"start"`, `"end"`, `"_type"`, `"_count"`, `_since is refused`} {
+			if !strings.Contains(string(r.Body), p) {
+				t.Errorf("definition does not say %s", p)
+			}
+		}
+	})
+}
