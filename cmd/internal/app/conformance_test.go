@@ -566,3 +566,168 @@ func TestConformanceEverything(t *testing.T) {
 		}
 	})
 }
+
+// TestConformanceWalk walks the CapabilityStatement and exercises every
+// declared interaction, search parameter (and documented modifier) and
+// operation (with each input parameter its definition declares) against
+// the running gateway: anything declared but refused fails. A parameter
+// this walker cannot make a value for fails too, so a new declaration
+// brings its example here.
+func TestConformanceWalk(t *testing.T) {
+	g := startGateway(t, nil)
+	clin := g.token("clin-walk", "R8000", "RX999")
+	aud := g.auditorToken()
+	if r := g.recordConsent(clin, tppConsent, consentGiven); r.Status != 201 {
+		t.Fatalf("consent: HTTP %d", r.Status)
+	}
+	pid := g.ids.Patient(tppConsent)
+	nhsIdent := "https://fhir.nhs.uk/Id/nhs-number|" + tppConsent
+	ok := func(t *testing.T, method, path, tok string, body any) *response {
+		t.Helper()
+		return g.call(t, want{status: map[string]int{http.MethodPost: 201}[method] + map[bool]int{true: 200}[method != http.MethodPost]},
+			func() *response { return g.do(method, path, tok, body) })
+	}
+	// An id of every type to read, from what the gateway serves.
+	ids := map[string]string{}
+	for _, m := range parseBundle(t, ok(t, http.MethodGet, "/fhir/Patient/"+pid+"/$everything?_count=500", clin, nil)).matches(t) {
+		ids[m.ResourceType] = m.ID
+	}
+	for path, tok := range map[string]string{"/fhir/Consent?patient=" + pid: clin, "/fhir/Contract": clin, "/fhir/AuditEvent?_count=1": aud} {
+		for _, m := range parseBundle(t, ok(t, http.MethodGet, path, tok, nil)).matches(t) {
+			ids[m.ResourceType] = m.ID
+		}
+	}
+	base := func(typ string) (url.Values, string) {
+		switch typ {
+		case "Patient":
+			return url.Values{"identifier": {nhsIdent}}, clin
+		case "AuditEvent":
+			return url.Values{}, aud
+		case "Contract":
+			return url.Values{}, clin
+		}
+		return url.Values{"patient": {pid}}, clin
+	}
+	example := func(typ, name, ptype, doc string) (string, bool) {
+		switch {
+		case name == "_count":
+			return "5", true
+		case name == "_summary":
+			return "count", true
+		case name == "_elements":
+			return "id", true
+		case name == "identifier":
+			return nhsIdent, true
+		case name == "patient":
+			return "Patient/" + pid, true
+		case name == "agent":
+			return "Practitioner/clin-walk", true
+		case ptype == "date":
+			return "ge2000-01-01T00:00:00Z", true
+		case ptype == "token" && strings.Contains(doc, " | "):
+			first, _, _ := strings.Cut(doc, " | ")
+			first, _, _ = strings.Cut(first, " ")
+			return first, true
+		case ptype == "token" && strings.HasPrefix(doc, "[system|]code"):
+			return "http://snomed.info/sct|44054006", true
+		}
+		return "", false
+	}
+	modifierExample := map[string]string{"patient:identifier": nhsIdent, "agent:identifier": "https://fhir.nhs.uk/Id/sds-user-id|clin-walk"}
+
+	cs := capabilityStatement(t, g)
+	for _, res := range cs.Rest[0].Resource {
+		for _, in := range res.Interaction {
+			t.Run(res.Type+" "+in.Code, func(t *testing.T) {
+				switch in.Code {
+				case "read":
+					if ids[res.Type] == "" {
+						t.Fatalf("no %s to read", res.Type)
+					}
+					ok(t, http.MethodGet, "/fhir/"+res.Type+"/"+ids[res.Type], map[bool]string{true: aud, false: clin}[res.Type == "AuditEvent"], nil)
+				case "search-type":
+					q, tok := base(res.Type)
+					ok(t, http.MethodGet, "/fhir/"+res.Type+"?"+q.Encode(), tok, nil)
+				case "create":
+					if res.Type != "Consent" {
+						t.Fatalf("no example to create a %s", res.Type)
+					}
+					ok(t, http.MethodPost, "/fhir/Consent", clin, consentBody(tppConsent, consentGiven))
+				default:
+					t.Fatalf("interaction %s has no walker", in.Code)
+				}
+			})
+		}
+		for _, sp := range res.SearchParam {
+			names := []string{sp.Name}
+			if strings.Contains(sp.Documentation, ":identifier modifier") {
+				names = append(names, sp.Name+":identifier")
+			}
+			for _, name := range names {
+				t.Run(res.Type+" ?"+name, func(t *testing.T) {
+					v, found := modifierExample[name]
+					if !found {
+						v, found = example(res.Type, name, sp.Type, sp.Documentation)
+					}
+					if !found {
+						t.Fatalf("no example value for %s %s (%s)", res.Type, name, sp.Type)
+					}
+					q, tok := base(res.Type)
+					if name == "patient:identifier" {
+						q.Del("patient")
+					}
+					q.Set(name, v)
+					ok(t, http.MethodGet, "/fhir/"+res.Type+"?"+q.Encode(), tok, nil)
+				})
+			}
+		}
+		for _, op := range res.Operation {
+			t.Run(res.Type+" $"+op.Name, func(t *testing.T) {
+				path, tok := "/fhir/Patient/"+pid+"/$"+op.Name, clin
+				if res.Type == "AuditEvent" {
+					path, tok = "/fhir/AuditEvent/$"+op.Name, aud
+				}
+				q := url.Values{}
+				if def, local := strings.CutPrefix(op.Definition, g.m.URL); local {
+					r := g.do(http.MethodGet, def, "", nil)
+					if r.Status != 200 {
+						t.Fatalf("definition %s: HTTP %d", def, r.Status)
+					}
+					validR4(t, "OperationDefinition", r.Body)
+					var od struct {
+						Parameter []struct {
+							Name string `json:"name"`
+							Use  string `json:"use"`
+							Min  int    `json:"min"`
+						} `json:"parameter"`
+					}
+					json.Unmarshal(r.Body, &od)
+					for _, p := range od.Parameter {
+						if p.Use == "in" && p.Min > 0 {
+							q.Set(p.Name, map[string]string{"view": "summary"}[p.Name])
+						}
+					}
+					ok(t, http.MethodGet, withQuery(path, q.Encode()), tok, nil)
+					for _, p := range od.Parameter {
+						if p.Use != "in" {
+							continue
+						}
+						v := map[string]string{"view": "problems", "_count": "5", "start": "2015", "end": "2026-09-30", "_type": "Condition,Patient"}[p.Name]
+						if v == "" {
+							t.Errorf("no example value for $%s %s", op.Name, p.Name)
+							continue
+						}
+						q2 := url.Values{}
+						for k, vs := range q {
+							q2[k] = vs
+						}
+						q2.Set(p.Name, v)
+						ok(t, http.MethodGet, withQuery(path, q2.Encode()), tok, nil)
+					}
+					return
+				}
+				ok(t, http.MethodGet, path, tok, nil) // an external definition: its bare form
+			})
+		}
+	}
+}
