@@ -161,7 +161,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
-	e.Use(s.requestID, s.logRequests, s.limitRequest, s.refuseOptions, s.negotiate)
+	e.Use(s.requestID, s.logRequests, s.recoverPanics, s.limitRequest, s.refuseOptions, s.negotiate)
 	s.routes(e)
 	return e
 }
@@ -236,6 +236,35 @@ func (s *Server) limitRequest(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set("mig.request", r)
 		c.Response().Header().Set("Connection", "close")
 		return s.refuse(c, r, "request", refusal)
+	}
+}
+
+// recoverPanics turns a panic in a handler into a 500 OperationOutcome that
+// is audited like any refusal, so the request is still recorded (rule 3),
+// the process keeps serving and the client gets a clear answer (rule 5). A
+// panic before the audit write means nothing was released; one after the
+// response was committed is only logged. The panic value and stack are
+// never logged: they may hold record content.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			id, _ := c.Get(keyRequestID).(string)
+			s.Log.Error().Str("request_id", id).Bool("committed", c.Response().Committed).Msg("handler panicked: answered 500 and audited")
+			if c.Response().Committed {
+				err = nil
+				return
+			}
+			err = s.refuse(c, s.newRequest(c, "", ""), "internal",
+				&mig.Error{Code: mig.EINTERNAL, Message: "internal error: the request was recorded; please report its X-Request-ID"})
+		}()
+		return next(c)
 	}
 }
 
