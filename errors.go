@@ -45,6 +45,21 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrStoreLocked marks a store that could not be opened because another
+// process holds its file (a running migd, a migctl command). The store
+// backends wrap their lock timeout in it (StoreOpenError), so callers tell
+// a lock apart from other failures without knowing the backend.
+var ErrStoreLocked = errors.New("store file is locked by another process")
+
+// StoreOpenError returns err, marked ErrStoreLocked when it is the
+// backend's lock timeout (lockTimeout, e.g. bbolt's ErrTimeout).
+func StoreOpenError(err, lockTimeout error) error {
+	if err != nil && errors.Is(err, lockTimeout) {
+		return fmt.Errorf("%w: %w", ErrStoreLocked, err)
+	}
+	return err
+}
+
 // Errorf returns an *Error with the code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

@@ -54,7 +54,7 @@ func (s *Store) Archive(ctx context.Context, beforeSeq uint64, dstPath string) e
 	}
 	dst, err := bolt.Open(dstPath, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
-		return unavailable("archive file could not be created", err)
+		return unavailable("archive file could not be created", mig.StoreOpenError(err, bolt.ErrTimeout))
 	}
 	err = dst.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bMeta, bRecords, bIDs} {

@@ -107,7 +107,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, NoSync: opts.NoSync})
 	if err != nil {
-		return nil, unavailable("audit store could not be opened", err)
+		return nil, unavailable("audit store could not be opened", mig.StoreOpenError(err, bolt.ErrTimeout))
 	}
 	db.MaxBatchSize, db.MaxBatchDelay = opts.MaxBatchSize, opts.MaxBatchDelay
 	s := &Store{db: db, enc: audit.DefaultEncoder, limit: opts.DefaultLimit}
@@ -530,7 +530,7 @@ func (s *Store) SetCheckpointPlace(ctx context.Context, p CheckpointPlace) error
 func ReadCheckpointPlace(path string) (p CheckpointPlace, err error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
 	if err != nil {
-		return p, unavailable("audit file could not be opened read-only", err)
+		return p, unavailable("audit file could not be opened read-only", mig.StoreOpenError(err, bolt.ErrTimeout))
 	}
 	defer db.Close()
 	defer func() {

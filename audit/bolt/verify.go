@@ -120,7 +120,7 @@ func VerifyFilesWith(ctx context.Context, opt VerifyOptions, paths ...string) (*
 	for i, path := range paths {
 		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
 		if err != nil {
-			if isTimeout(err) {
+			if err := mig.StoreOpenError(err, bolt.ErrTimeout); errors.Is(err, mig.ErrStoreLocked) {
 				return nil, unavailable("audit file could not be opened read-only", err)
 			}
 			// bbolt refuses a file whose meta pages are both damaged.
@@ -136,8 +136,6 @@ func VerifyFilesWith(ctx context.Context, opt VerifyOptions, paths ...string) (*
 	v.finish()
 	return v.r, nil
 }
-
-func isTimeout(err error) bool { return errors.Is(err, bolt.ErrTimeout) }
 
 // Verify verifies the open store in one read transaction: what migd runs at
 // start, where the file lock keeps other processes out.

@@ -46,19 +46,10 @@ func storeFile(dir, name string, mustExist bool) (string, error) {
 }
 
 // openError turns a store's open failure into one line, telling a lock held
-// by a running gateway apart from other failures. bbolt reports a lock wait
-// that ran out as the bare error "timeout" (the only bbolt error so named);
-// only */bolt packages may import bbolt, so it is recognised by its text.
+// by a running gateway (the stores mark it mig.ErrStoreLocked) apart from
+// other failures.
 func openError(path string, err error) error {
-	cause := err
-	for {
-		next := errors.Unwrap(cause)
-		if next == nil {
-			break
-		}
-		cause = next
-	}
-	if cause.Error() == "timeout" {
+	if errors.Is(err, mig.ErrStoreLocked) {
 		return fmt.Errorf("%s %s", path, lockedHint)
 	}
 	return fmt.Errorf("cannot open %s: %s", path, mig.ErrorMessage(err))

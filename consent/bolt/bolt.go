@@ -33,7 +33,7 @@ type DB struct {
 func Open(path string) (*DB, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		return nil, &mig.Error{Code: mig.EUNAVAILABLE, Message: "consent store: cannot open file", Err: err}
+		return nil, &mig.Error{Code: mig.EUNAVAILABLE, Message: "consent store: cannot open file", Err: mig.StoreOpenError(err, bbolt.ErrTimeout)}
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bucketAgreements, bucketHistory, bucketConsents, bucketConsentIdx} {

@@ -51,7 +51,7 @@ var _ locator.Index = (*Index)(nil)
 func Open(path string) (*Index, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
-		return nil, &mig.Error{Code: mig.EUNAVAILABLE, Message: "patient index: cannot open the database", Err: err}
+		return nil, &mig.Error{Code: mig.EUNAVAILABLE, Message: "patient index: cannot open the database", Err: mig.StoreOpenError(err, bolt.ErrTimeout)}
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketPractices, bucketFwd, bucketSets} {

@@ -104,20 +104,10 @@ func (m *Main) newRecorder(store audit.Store) *audit.Recorder {
 }
 
 // storeError says why a store in dir could not be opened, telling a file
-// locked by another process (a running migd) apart from other failures.
-// bbolt reports a lock wait that ran out as the bare error "timeout" (the
-// only bbolt error so named); only */bolt packages import bbolt, so it is
-// recognised by its text, as migctl does.
+// locked by another process (a running migd; the stores mark it
+// mig.ErrStoreLocked) apart from other failures.
 func storeError(what, dir string, err error) error {
-	cause := err
-	for {
-		next := errors.Unwrap(cause)
-		if next == nil {
-			break
-		}
-		cause = next
-	}
-	if cause.Error() == "timeout" {
+	if errors.Is(err, mig.ErrStoreLocked) {
 		return fmt.Errorf("%s: data directory %s is in use by another process (another migd, or a migctl command with -data): stop it, or give this gateway another -data", what, dir)
 	}
 	return fmt.Errorf("%s: %v", what, err)
