@@ -96,22 +96,10 @@ func codeLabel(c record.Concept) string {
 	code := cd.Code
 	if code == "" && cd.DescriptionID != "" {
 		code = cd.DescriptionID + " (description id)"
-	} else if !codeShaped(code) {
+	} else if len(code) > 20 || !record.CodeShaped(code) {
 		code = "(not a code)"
 	}
 	return sys + "|" + code
-}
-
-func codeShaped(s string) bool {
-	if s == "" || len(s) > 20 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // Write prints the report for one extract (named by label) as indented

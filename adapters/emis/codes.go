@@ -126,7 +126,7 @@ func concept(n *xmltok.Node) record.Concept {
 		if mapped.System == "" {
 			return record.Concept{}
 		}
-		if value != "" && len(value) <= 64 && printableCode(value) {
+		if record.CodeShaped(value) {
 			c.Codings = append(c.Codings, record.Coding{System: record.SystemEMISLocal, Code: value})
 		}
 	}
@@ -156,7 +156,7 @@ func localConcept(n *xmltok.Node) record.Concept {
 		return record.Concept{}
 	}
 	value := strings.TrimSpace(txt(n, "Value"))
-	if value == "" || len(value) > 64 || !printableCode(strings.TrimPrefix(value, "^")) {
+	if !record.CodeShaped(strings.TrimPrefix(value, "^")) {
 		return record.Concept{}
 	}
 	return record.Concept{Codings: []record.Coding{{System: record.SystemEMISLocal, Code: value}}}
@@ -261,18 +261,6 @@ func aboutRelative(n *xmltok.Node, c record.Concept) bool {
 		}
 	}
 	return false
-}
-
-// printableCode reports whether a local code value looks like a code
-// (letters, digits and a few separators), not like text.
-func printableCode(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func positiveInt(s string) bool {

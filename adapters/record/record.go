@@ -116,6 +116,22 @@ const (
 	SystemTPPLocal  = "https://fhir.hl7.org.uk/Id/tpp-local-codes"
 )
 
+// CodeShaped reports whether s has the shape of a code: 1 to 64 letters,
+// digits, full stops, hyphens and underscores. A local code is kept (never
+// its term) only in that shape: a code attribute can hold any text.
+func CodeShaped(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // Coding is one code with the term the GP system gave for it.
 type Coding struct {
 	System string

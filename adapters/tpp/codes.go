@@ -69,7 +69,7 @@ func localConcept(codes []*xmltok.Node) record.Concept {
 	var c record.Concept
 	for _, n := range codes {
 		code := strings.TrimSpace(n.Attr("Code"))
-		if code == "" || len(code) > 64 || !codeChars(code) {
+		if !record.CodeShaped(code) {
 			continue
 		}
 		cd := record.Coding{System: record.SystemTPPLocal, Code: code}
@@ -78,18 +78,6 @@ func localConcept(codes []*xmltok.Node) record.Concept {
 		}
 	}
 	return c
-}
-
-// codeChars reports whether s is made of the characters codes are: letters,
-// digits, '.', '-' and '_'.
-func codeChars(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // drugAllergyHeading is CTV3 (and Read v2) 14L.. "H/O: drug allergy": the

@@ -97,25 +97,11 @@ func (p *parser) medication(ev *evCtx, n *xmltok.Node, id string) error {
 func (p *parser) unclassifiedDrug(ev *evCtx, n *xmltok.Node, id string) {
 	var code record.Concept
 	if n != nil {
-		if pid := strings.TrimSpace(n.Attr("ProductID")); localCodeShaped(pid) {
+		if pid := strings.TrimSpace(n.Attr("ProductID")); record.CodeShaped(pid) {
 			code = record.Concept{Codings: []record.Coding{{System: record.SystemTPPLocal, Code: pid}}}
 		}
 	}
 	p.add(record.Entry{ID: id, Kind: record.KindNone, NotShown: record.RuleUnclassifiable, Code: code}, ev.user)
-}
-
-// localCodeShaped: letters, digits and . - _, at most 20 characters.
-func localCodeShaped(s string) bool {
-	if s == "" || len(s) > 20 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // repeatMedication reads a RepeatMedication: a repeat authorisation.
