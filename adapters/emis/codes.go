@@ -130,8 +130,7 @@ func concept(n *xmltok.Node) record.Concept {
 			c.Codings = append(c.Codings, record.Coding{System: record.SystemEMISLocal, Code: value})
 		}
 	}
-	if mapped.System != "" && !(len(c.Codings) > 0 && c.Codings[0].System == mapped.System &&
-		c.Codings[0].Code == mapped.Code && c.Codings[0].DescriptionID == mapped.DescriptionID) {
+	if mapped.System != "" && !c.Has(mapped) {
 		c.Codings = append(c.Codings, mapped)
 	}
 	return c

@@ -97,10 +97,8 @@ func codings(n *xmltok.Node) (record.Concept, bool) {
 		} else {
 			return
 		}
-		for _, have := range c.Codings {
-			if have.System == cd.System && have.Code == cd.Code && have.DescriptionID == cd.DescriptionID {
-				return
-			}
+		if c.Has(cd) {
+			return
 		}
 		c.Codings = append(c.Codings, cd)
 	}

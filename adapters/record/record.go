@@ -153,6 +153,17 @@ type Concept struct {
 // IsZero reports whether the concept has no coding.
 func (c Concept) IsZero() bool { return len(c.Codings) == 0 }
 
+// Has reports whether c already holds cd (same system, code and
+// description id): adapters add a coding only once.
+func (c Concept) Has(cd Coding) bool {
+	for _, x := range c.Codings {
+		if x.System == cd.System && x.Code == cd.Code && x.DescriptionID == cd.DescriptionID {
+			return true
+		}
+	}
+	return false
+}
+
 // Find returns the first coding in system, if any.
 func (c Concept) Find(system string) (Coding, bool) {
 	for _, cd := range c.Codings {

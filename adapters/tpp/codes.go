@@ -40,7 +40,7 @@ func Concept(codes []*xmltok.Node) (c record.Concept, ok bool) {
 				cd = record.SNOMEDCoding(code, record.NewTerm(n.Attr("Term")))
 			}
 		}
-		if !has(c, cd) {
+		if !c.Has(cd) {
 			c.Codings = append(c.Codings, cd)
 		}
 	}
@@ -50,15 +50,6 @@ func Concept(codes []*xmltok.Node) (c record.Concept, ok bool) {
 		}
 	}
 	return record.Concept{}, false
-}
-
-func has(c record.Concept, cd record.Coding) bool {
-	for _, x := range c.Codings {
-		if x.System == cd.System && x.Code == cd.Code && x.DescriptionID == cd.DescriptionID {
-			return true
-		}
-	}
-	return false
 }
 
 // localConcept is the concept of Code elements that Concept left out (no
@@ -73,7 +64,7 @@ func localConcept(codes []*xmltok.Node) record.Concept {
 			continue
 		}
 		cd := record.Coding{System: record.SystemTPPLocal, Code: code}
-		if !has(c, cd) {
+		if !c.Has(cd) {
 			c.Codings = append(c.Codings, cd)
 		}
 	}
