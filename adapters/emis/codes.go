@@ -225,17 +225,11 @@ func allergyHeading(c record.Concept) bool {
 	return len(c.Codings) > 0 && allergyHeadings.Has(record.Concept{Codings: c.Codings[:1]})
 }
 
-// familyHistory are SNOMED CT concepts that say a statement is about a
-// relative: 57177007 family history with explicit context, 416471007
-// family history of clinical finding, 281666001 family history of
-// disorder.
-var familyHistory = map[string]bool{"57177007": true, "416471007": true, "281666001": true}
-
 // aboutRelative reports whether an item is about a relative, not the
 // patient: EventType 12 (family history); a family-member qualifier
 // (QualifierList group 1, items 1-10: mother, father, sister, brother,
 // aunt, uncle, grandparents); or a family history code (Read v2 chapter 12,
-// its CTV3 twin, the SNOMED CT concepts above).
+// its CTV3 twin, the SNOMED CT family history concepts: record.FamilyHistory).
 func aboutRelative(n *xmltok.Node, c record.Concept) bool {
 	if strings.TrimSpace(txt(n, "EventType")) == "12" {
 		return true
@@ -247,19 +241,7 @@ func aboutRelative(n *xmltok.Node, c record.Concept) bool {
 			return true
 		}
 	}
-	for _, cd := range c.Codings {
-		switch cd.System {
-		case record.SystemReadV2, record.SystemCTV3:
-			if strings.HasPrefix(cd.Code, "12") {
-				return true
-			}
-		case record.SystemSNOMED:
-			if familyHistory[cd.Code] {
-				return true
-			}
-		}
-	}
-	return false
+	return record.FamilyHistory(c)
 }
 
 func positiveInt(s string) bool {

@@ -236,7 +236,7 @@ func (p *parser) add(e record.Entry, k key) int {
 // a relative, or coded as family history, is never the patient's own.
 func (p *parser) classify(n *xmltok.Node, code record.Concept, national bool) (record.Kind, record.Rule) {
 	switch {
-	case aboutRelative(n) || familyHistory(code):
+	case aboutRelative(n) || record.FamilyHistory(code):
 		return record.KindNone, record.RuleRelative
 	case !national:
 		return record.KindNone, record.RuleUnclassifiable
@@ -248,31 +248,6 @@ func (p *parser) classify(n *xmltok.Node, code record.Concept, national bool) (r
 // than the patient (GP2GP subject/personalRelationship: a relative).
 func aboutRelative(n *xmltok.Node) bool {
 	return n.Find("subject", "personalRelationship") != nil
-}
-
-// familyHistory reports whether c codes family history: Read v2 (and its
-// CTV3 twin) chapter 12... "Family history"; SNOMED CT 57177007 Family
-// history with explicit context, 416471007 Family history of clinical
-// finding, 281666001 Family history of disorder.
-func familyHistory(c record.Concept) bool {
-	for _, cd := range c.Codings {
-		switch cd.System {
-		case record.SystemReadV2:
-			if strings.HasPrefix(record.ReadV2Base(cd.Code), "12") {
-				return true
-			}
-		case record.SystemCTV3:
-			if twin, ok := record.ReadTwin(cd.Code); ok && strings.HasPrefix(twin, "12") {
-				return true
-			}
-		case record.SystemSNOMED:
-			switch cd.Code {
-			case "57177007", "416471007", "281666001":
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // planned reports whether a statement is a statement of intent: HL7 v3

@@ -85,6 +85,32 @@ func ReadV2Base(code string) string {
 	return code
 }
 
+// FamilyHistory reports whether c codes family history, a statement about
+// a relative, never the patient's own: Read v2 chapter 12 (and its CTV3
+// twin); SNOMED CT 57177007 family history with explicit context, 416471007
+// family history of clinical finding, 281666001 family history of
+// disorder. Adapters give such entries RuleRelative.
+func FamilyHistory(c Concept) bool {
+	for _, cd := range c.Codings {
+		switch cd.System {
+		case SystemReadV2:
+			if strings.HasPrefix(ReadV2Base(cd.Code), "12") {
+				return true
+			}
+		case SystemCTV3:
+			if twin, ok := ReadTwin(cd.Code); ok && strings.HasPrefix(twin, "12") {
+				return true
+			}
+		case SystemSNOMED:
+			switch cd.Code {
+			case "57177007", "416471007", "281666001":
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // ReadTwin returns the Read v2 code a CTV3 code reads as: a five-character
 // CTV3 code that does not start with X or Y is its Read v2 twin.
 func ReadTwin(ctv3 string) (string, bool) {

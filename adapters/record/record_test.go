@@ -197,3 +197,20 @@ func TestSNOMEDCoding(t *testing.T) {
 		}
 	}
 }
+
+func TestFamilyHistory(t *testing.T) {
+	for _, tc := range []struct {
+		c    Concept
+		want bool
+	}{
+		{Concept{Codings: []Coding{{System: SystemReadV2, Code: "12C1.00"}}}, true},
+		{Concept{Codings: []Coding{{System: SystemCTV3, Code: "12C1."}}}, true},
+		{Concept{Codings: []Coding{{System: SystemSNOMED, Code: "416471007"}}}, true},
+		{Concept{Codings: []Coding{{System: SystemReadV2, Code: "C10F."}, {System: SystemSNOMED, Code: "44054006"}}}, false},
+		{Concept{Codings: []Coding{{System: SystemCTV3, Code: "Y12ab"}}}, false}, // TPP local, not chapter 12
+	} {
+		if got := FamilyHistory(tc.c); got != tc.want {
+			t.Errorf("FamilyHistory(%v) = %v, want %v", tc.c.Codings, got, tc.want)
+		}
+	}
+}

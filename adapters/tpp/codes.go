@@ -97,30 +97,6 @@ func allergyHeading(c record.Concept) bool {
 	return len(c.Codings) > 0 && allergyHeadings[c.Codings[0].System+"|"+c.Codings[0].Code]
 }
 
-// familyHistory are SNOMED CT concepts that say a statement is about a
-// relative: 57177007 family history with explicit context, 416471007
-// family history of clinical finding, 281666001 family history of
-// disorder.
-var familyHistory = map[string]bool{"57177007": true, "416471007": true, "281666001": true}
-
-// familyHistoryCode reports whether c is a family history code: CTV3 12...
-// (Read chapter 12, family history) or one of the SNOMED CT concepts above.
-func familyHistoryCode(c record.Concept) bool {
-	for _, cd := range c.Codings {
-		switch cd.System {
-		case record.SystemCTV3:
-			if strings.HasPrefix(cd.Code, "12") {
-				return true
-			}
-		case record.SystemSNOMED:
-			if familyHistory[cd.Code] {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // nationalCTV3 reports whether code is a national CTV3 code: five
 // characters of letters, digits and dots, not in TPP's local Y range.
 func nationalCTV3(code string) bool {

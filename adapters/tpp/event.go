@@ -259,7 +259,7 @@ func (p *parser) clinicalCode(ev *evCtx, n *xmltok.Node, id string) error {
 	links := linkIDs(n)
 	k, rule := p.cl.Classify(concept)
 	switch {
-	case relative || familyHistoryCode(concept):
+	case relative || record.FamilyHistory(concept):
 		e.Kind, e.NotShown = record.KindNone, record.RuleRelative
 	case text(n, "ProblemSeverity") != "":
 		e.Kind = record.KindProblem
