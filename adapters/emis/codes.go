@@ -195,34 +195,11 @@ func withSNOMEDDescription(c *record.Concept, termID *xmltok.Node) {
 // heading of a drug allergy whose allergen is not coded.
 var drugAllergyHeading = record.Coding{System: record.SystemReadV2, Code: "14L.."}
 
-// allergyHeadings are generic allergy codes that do not name the allergen:
-// Read v2 14L.. H/O: drug allergy, 14M.. H/O: non-drug allergy, SN53.
-// allergy, unspecified; SNOMED CT 416098002 drug allergy, 419511003
-// propensity to adverse reaction to drug, 420134006 propensity to adverse
-// reaction, 418038007 propensity to adverse reaction to substance,
-// 419199007 allergy to substance, 609328004 allergic disposition, 59037007
-// drug intolerance.
-var allergyHeadings = record.CodeSet{
-	record.CodeKey(record.SystemReadV2, "14L.."):     true,
-	record.CodeKey(record.SystemReadV2, "14M.."):     true,
-	record.CodeKey(record.SystemReadV2, "SN53."):     true,
-	record.CodeKey(record.SystemCTV3, "14L.."):       true,
-	record.CodeKey(record.SystemCTV3, "14M.."):       true,
-	record.CodeKey(record.SystemCTV3, "SN53."):       true,
-	record.CodeKey(record.SystemSNOMED, "416098002"): true,
-	record.CodeKey(record.SystemSNOMED, "419511003"): true,
-	record.CodeKey(record.SystemSNOMED, "420134006"): true,
-	record.CodeKey(record.SystemSNOMED, "418038007"): true,
-	record.CodeKey(record.SystemSNOMED, "419199007"): true,
-	record.CodeKey(record.SystemSNOMED, "609328004"): true,
-	record.CodeKey(record.SystemSNOMED, "59037007"):  true,
-}
-
 // allergyHeading reports whether c's code as entered is a generic allergy
 // heading: the allergen, if any, is then not in the code. Translations do
 // not decide (a specific code may be mapped to a generic concept).
 func allergyHeading(c record.Concept) bool {
-	return len(c.Codings) > 0 && allergyHeadings.Has(record.Concept{Codings: c.Codings[:1]})
+	return len(c.Codings) > 0 && record.AllergyHeading(c.Codings[0])
 }
 
 // aboutRelative reports whether an item is about a relative, not the

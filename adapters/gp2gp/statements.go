@@ -545,26 +545,12 @@ func (p *parser) pairLoose(c *compCtx) {
 	}
 }
 
-// allergyHeading reports whether c is a national allergy heading rather
-// than a coded allergen: Read v2 / CTV3 14L.. (H/O: drug allergy), 14M..
-// (H/O: non-drug allergy), SN53. (Allergy, unspecified); SNOMED CT
-// 416098002 Allergy to drug, 419199007 Allergy to substance, 609328004
-// Allergic disposition, 420134006 Propensity to adverse reactions,
-// 418038007 Propensity to adverse reactions to substance, 419511003
-// Propensity to adverse reactions to drug.
+// allergyHeading reports whether any coding of c is a national allergy
+// heading rather than a coded allergen (record.AllergyHeading).
 func allergyHeading(c record.Concept) bool {
 	for _, cd := range c.Codings {
-		switch cd.System {
-		case record.SystemReadV2, record.SystemCTV3:
-			switch record.ReadV2Base(cd.Code) {
-			case "14L..", "14M..", "SN53.":
-				return true
-			}
-		case record.SystemSNOMED:
-			switch cd.Code {
-			case "416098002", "419199007", "609328004", "420134006", "418038007", "419511003":
-				return true
-			}
+		if record.AllergyHeading(cd) {
+			return true
 		}
 	}
 	return false

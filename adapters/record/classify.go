@@ -85,6 +85,32 @@ func ReadV2Base(code string) string {
 	return code
 }
 
+// allergyHeadings are the generic allergy codes that do not name the
+// allergen: Read v2 and CTV3 14L.. H/O: drug allergy, 14M.. H/O: non-drug
+// allergy, SN53. allergy, unspecified; SNOMED CT 416098002 drug allergy,
+// 419511003 propensity to adverse reaction to drug, 420134006 propensity to
+// adverse reaction, 418038007 propensity to adverse reaction to substance,
+// 419199007 allergy to substance, 609328004 allergic disposition, 59037007
+// drug intolerance.
+var allergyHeadings = CodeSet{
+	CodeKey(SystemReadV2, "14L.."): true, CodeKey(SystemReadV2, "14M.."): true, CodeKey(SystemReadV2, "SN53."): true,
+	CodeKey(SystemCTV3, "14L.."): true, CodeKey(SystemCTV3, "14M.."): true, CodeKey(SystemCTV3, "SN53."): true,
+	CodeKey(SystemSNOMED, "416098002"): true, CodeKey(SystemSNOMED, "419511003"): true,
+	CodeKey(SystemSNOMED, "420134006"): true, CodeKey(SystemSNOMED, "418038007"): true,
+	CodeKey(SystemSNOMED, "419199007"): true, CodeKey(SystemSNOMED, "609328004"): true,
+	CodeKey(SystemSNOMED, "59037007"): true,
+}
+
+// AllergyHeading reports whether cd is a generic allergy heading: an
+// allergy recorded under it does not name its allergen in the code.
+func AllergyHeading(cd Coding) bool {
+	code := cd.Code
+	if cd.System == SystemCTV3 {
+		code = ReadV2Base(code) // GP2GP writes CTV3 with a term suffix too
+	}
+	return allergyHeadings[CodeKey(cd.System, code)]
+}
+
 // FamilyHistory reports whether c codes family history, a statement about
 // a relative, never the patient's own: Read v2 chapter 12 (and its CTV3
 // twin); SNOMED CT 57177007 family history with explicit context, 416471007

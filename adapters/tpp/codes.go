@@ -77,24 +77,10 @@ func localConcept(codes []*xmltok.Node) record.Concept {
 // ../shared/reference/gp2gp/fragments/AllergyIntolerance).
 var drugAllergyHeading = record.Coding{System: record.SystemCTV3, Code: "14L.."}
 
-// allergyHeadings are generic allergy codes that do not name the allergen:
-// CTV3 14L.. H/O: drug allergy, 14M.. H/O: non-drug allergy, SN53.
-// allergy, unspecified; SNOMED CT 416098002 drug allergy, 419511003
-// propensity to adverse reaction to drug, 420134006 propensity to adverse
-// reaction, 418038007 propensity to adverse reaction to substance,
-// 419199007 allergy to substance, 609328004 allergic disposition, 59037007
-// drug intolerance.
-var allergyHeadings = map[string]bool{
-	record.SystemCTV3 + "|14L..": true, record.SystemCTV3 + "|14M..": true, record.SystemCTV3 + "|SN53.": true,
-	record.SystemSNOMED + "|416098002": true, record.SystemSNOMED + "|419511003": true, record.SystemSNOMED + "|420134006": true,
-	record.SystemSNOMED + "|418038007": true, record.SystemSNOMED + "|419199007": true, record.SystemSNOMED + "|609328004": true,
-	record.SystemSNOMED + "|59037007": true,
-}
-
 // allergyHeading reports whether c's code as entered is a generic allergy
 // heading, so that the allergen is not in the code.
 func allergyHeading(c record.Concept) bool {
-	return len(c.Codings) > 0 && allergyHeadings[c.Codings[0].System+"|"+c.Codings[0].Code]
+	return len(c.Codings) > 0 && record.AllergyHeading(c.Codings[0])
 }
 
 // nationalCTV3 reports whether code is a national CTV3 code: five
