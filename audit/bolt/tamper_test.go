@@ -24,6 +24,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"mig/audit"
+	"mig/internal/testenv"
 )
 
 var tamperKey = func() ed25519.PrivateKey {
@@ -95,32 +96,6 @@ func update(t *testing.T, path string, fn func(tx *bbolt.Tx) error) {
 	}
 	defer db.Close()
 	if err := db.Update(fn); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// flipAll flips bit 0 of the byte at off in every occurrence of pat in the
-// file (bbolt may keep stale copies in free pages), and fails if none.
-func flipAll(t *testing.T, path string, pat []byte, off int) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for i := 0; ; {
-		j := bytes.Index(b[i:], pat)
-		if j < 0 {
-			break
-		}
-		b[i+j+off] ^= 0x01
-		i += j + len(pat)
-		n++
-	}
-	if n == 0 {
-		t.Fatalf("pattern %q not in the file", pat)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -219,15 +194,15 @@ func TestTamperedStoppedStore(t *testing.T) {
 		atStart bool
 	}{
 		{"bit flip in a record page", func(t *testing.T, path, _ string) {
-			flipAll(t, path, []byte(`"req-017"`), 6) // the request id in record 18's body
+			testenv.FlipEvery(t, path, []byte(`"req-017"`), 6) // the request id in record 18's body
 		}, ProblemHash, 18, nil, true},
 		{"bit flip in an index page", func(t *testing.T, path, _ string) {
 			// ix_user key of record 9: the user id, 0x00, seq 9; the flip
 			// points the entry at seq 8.
-			flipAll(t, path, append([]byte("555000000000\x00"), be64(9)...), 13+7)
+			testenv.FlipEvery(t, path, append([]byte("555000000000\x00"), be64(9)...), 13+7)
 		}, ProblemIndex, 0, nil, false},
 		{"bit flip in the meta page", func(t *testing.T, path, _ string) {
-			flipAll(t, path, append([]byte("head"), be64(tamperEvents)...), 4+8+3) // a byte of the head hash
+			testenv.FlipEvery(t, path, append([]byte("head"), be64(tamperEvents)...), 4+8+3) // a byte of the head hash
 		}, ProblemHead, tamperEvents, nil, true},
 		{"patient's events moved out of the patient index", func(t *testing.T, path, _ string) {
 			update(t, path, func(tx *bbolt.Tx) error {
@@ -585,7 +560,7 @@ func TestStartWithoutCheckpoint(t *testing.T) {
 	if err != nil || !rep.OK() || rep.Records != 20 {
 		t.Fatalf("%v %d %v", err, rep.Records, rep.Problems)
 	}
-	flipAll(t, path, []byte(`"req-004"`), 6)
+	testenv.FlipEvery(t, path, []byte(`"req-004"`), 6)
 	s, err = Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -143,32 +143,6 @@ func migctlVerify(t *testing.T, args ...string) (int, string) {
 	return code, out.String()
 }
 
-// flipEvery flips bit 0 of the byte at off in every occurrence of pat in
-// the file (bbolt may keep stale copies in free pages).
-func flipEvery(t *testing.T, path string, pat []byte, off int) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for i := 0; ; {
-		j := bytes.Index(b[i:], pat)
-		if j < 0 {
-			break
-		}
-		b[i+j+off] ^= 0x01
-		i += j + len(pat)
-		n++
-	}
-	if n == 0 {
-		t.Fatalf("%q not in %s", pat, path)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func copyTo(t *testing.T, from, to string) {
 	t.Helper()
 	b, err := os.ReadFile(from)
@@ -194,13 +168,13 @@ func TestTamperedStoppedGateway(t *testing.T) {
 	}{
 		{"intact", nil, nil, ""},
 		{"bit flip in a record page", func(t *testing.T, db, _ string) {
-			flipEvery(t, db, []byte("tamper-b-1"), 7) // a request id in a record body
+			testenv.FlipEvery(t, db, []byte("tamper-b-1"), 7) // a request id in a record body
 		}, []string{"hash at seq", "hash does not match the record"}, "first hash at seq"},
 		{"bit flip in an index page", func(t *testing.T, db, _ string) {
-			flipEvery(t, db, []byte("tamperuser\x00\x00\x00\x00\x00\x00\x00"), 0) // ix_user keys
+			testenv.FlipEvery(t, db, []byte("tamperuser\x00\x00\x00\x00\x00\x00\x00"), 0) // ix_user keys
 		}, []string{`ix_user: entry "tamperuser" for seq`, "missing", "ix_user: extra entry"}, ""},
 		{"bit flip in the meta page", func(t *testing.T, db, _ string) {
-			flipEvery(t, db, []byte("head\x00\x00\x00\x00\x00\x00"), 4+8+5) // a byte of the head hash
+			testenv.FlipEvery(t, db, []byte("head\x00\x00\x00\x00\x00\x00"), 4+8+5) // a byte of the head hash
 		}, []string{"meta head hash differs"}, "first head at seq"},
 		{"patient's events moved out of the patient index", func(t *testing.T, db, _ string) {
 			raw, _ := os.ReadFile(db)
