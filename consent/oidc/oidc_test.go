@@ -52,8 +52,14 @@ func newVerifier(t *testing.T, issuer string) *oidc.Verifier {
 }
 
 // cis2Claims are CIS2-shaped claims with two roles, the second selected.
+// claimsNow is the one clock reading every test token's iat and exp come
+// from, so a token minted later in a test has the exp the test expects
+// (reading the clock per token made the expected expiry one second off
+// whenever a second ticked between the two reads).
+var claimsNow = time.Now()
+
 func cis2Claims(issuer string) jwt.MapClaims {
-	now := time.Now()
+	now := claimsNow
 	return jwt.MapClaims{
 		"iss":           issuer,
 		"sub":           "sub-1234",
