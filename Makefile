@@ -45,10 +45,13 @@ run: build viewer-deps
 	  wait $$migd
 
 # Every test, with the race detector; fuzz targets run their seed corpora.
+# PostgreSQL store tests run against $MIG_TEST_POSTGRES_URL (an admin URL;
+# each test makes its own database) and skip, with a SKIP line, without it.
 # The viewer's browser tests (cmd/srv TestBrowser) run too: they need
 # /usr/bin/chromium (Debian's chromium package) and fail without it.
 test: viewer-deps
 	$(GO) vet ./...
+	@[ -n "$$MIG_TEST_POSTGRES_URL" ] || echo "SKIP: PostgreSQL store tests (no MIG_TEST_POSTGRES_URL; bash .ci/run starts a throwaway cluster and sets it)"
 	MIG_BROWSER_TESTS=1 $(GO) test -race -count=1 ./...
 
 test-short:
