@@ -6,11 +6,15 @@
 // number is not found (so a patient registered since the last refresh is
 // found, while random numbers cannot force re-indexing). Two practices
 // claiming one number fail safe with ECONFLICT DUPLICATE_PATIENT.
-// adapters/locator/bolt is the bbolt Index.
+// adapters/locator/bolt is the bbolt Index, adapters/locator/pg the
+// PostgreSQL one, which several gateway nodes share: a Lease then lets one
+// node at a time refresh it.
 package locator
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"sort"
 	"strings"
@@ -41,6 +45,32 @@ type Index interface {
 	Lookup(ctx context.Context, nhs string) ([]string, error)
 	// Stats describes the index.
 	Stats(ctx context.Context) (Stats, error)
+}
+
+// Lease lets one node at a time refresh the index when several gateway
+// nodes share it: the node holding the lease refreshes on schedule, the
+// others leave it be, and take over when the holder stops renewing.
+type Lease interface {
+	// TryLease takes or renews the lease called name for holder until
+	// now+ttl, and reports whether holder now has it: true when nobody held
+	// it, its term ended at or before now, or holder already held it.
+	// Expiry is judged in the callers' clocks (now), so nodes' clocks must
+	// agree to well within ttl.
+	TryLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+}
+
+// LeaseName names the lease of the scheduled refresh.
+const LeaseName = "locator-refresh"
+
+// MissLeaseName names the lease of a miss-triggered refresh of practice.
+func MissLeaseName(practice string) string { return "locator-miss/" + practice }
+
+// CheckLease checks TryLease's arguments, for the implementations.
+func CheckLease(name, holder string, ttl time.Duration) error {
+	if name == "" || holder == "" || ttl <= 0 {
+		return mig.Errorf(mig.EINVALID, "patient index lease: name, holder and a positive term required")
+	}
+	return nil
 }
 
 // Stats describes an index.
@@ -75,6 +105,20 @@ type Options struct {
 	// OnRefresh, if set, is told of every practice refresh (for logging:
 	// practice code, count, duration, error; never an NHS number).
 	OnRefresh func(practice string, count int, took time.Duration, err error)
+	// Lease, when several nodes share the index, lets one of them at a
+	// time run the scheduled refresh (Run), and one of them refresh a
+	// practice on a miss per MissRefreshInterval; nil: this node always
+	// refreshes (a single node).
+	Lease Lease
+	// Holder names this node to the lease; "" = a random id per Locator.
+	Holder string
+	// LeaseTTL is the scheduled refresh lease's term, renewed at every
+	// refresh; when the holder stops renewing, another node takes over
+	// after it. 0 = twice Refresh, at least a minute.
+	LeaseTTL time.Duration
+	// OnLease, if set, is told when this node takes or loses the refresh
+	// lease, or cannot read it (for logging).
+	OnLease func(held bool, err error)
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 }
@@ -88,6 +132,7 @@ type Locator struct {
 	mu       sync.Mutex
 	inflight map[string]*refreshCall // at most one refresh per practice at a time
 	lastMiss map[string]time.Time    // last miss-triggered refresh per practice
+	held     bool                    // this node held the refresh lease at its last try
 }
 
 var _ Resolver = (*Locator)(nil)
@@ -111,6 +156,14 @@ func New(idx Index, practices map[string]source.Source, o Options) *Locator {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = max(2*o.Refresh, time.Minute)
+	}
+	if o.Holder == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:]) // never fails (Go 1.24+)
+		o.Holder = "node-" + hex.EncodeToString(b[:])
+	}
 	p := make(map[string]source.Source, len(practices))
 	for k, v := range practices {
 		p[k] = v
@@ -129,7 +182,7 @@ func (l *Locator) Locate(ctx context.Context, nhs string) (string, error) {
 	if err != nil || len(got) > 0 {
 		return l.one(got, err)
 	}
-	if due := l.missDue(); len(due) > 0 {
+	if due := l.missDue(ctx); len(due) > 0 {
 		rctx, cancel := context.WithTimeout(ctx, l.o.MissRefreshTimeout)
 		l.refreshAll(rctx, due) // a failing practice keeps its previous set
 		cancel()
@@ -167,10 +220,11 @@ func (l *Locator) one(got []string, err error) (string, error) {
 }
 
 // missDue returns the practices a miss may refresh now, and marks them.
-func (l *Locator) missDue() []string {
+// With a Lease, a practice is refreshed on a miss by one node per
+// MissRefreshInterval, whichever takes its miss lease.
+func (l *Locator) missDue(ctx context.Context) []string {
 	now := l.o.Now()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	var due []string
 	for p := range l.practices {
 		if last, ok := l.lastMiss[p]; ok && now.Sub(last) < l.o.MissRefreshInterval {
@@ -179,8 +233,20 @@ func (l *Locator) missDue() []string {
 		l.lastMiss[p] = now
 		due = append(due, p)
 	}
+	l.mu.Unlock()
 	sort.Strings(due)
-	return due
+	if l.o.Lease == nil {
+		return due
+	}
+	mine := due[:0]
+	for _, p := range due {
+		// An unreadable lease (the database is down) refreshes nothing: the
+		// index could not take the new set either.
+		if ok, err := l.o.Lease.TryLease(ctx, MissLeaseName(p), l.o.Holder, now, l.o.MissRefreshInterval); err == nil && ok {
+			mine = append(mine, p)
+		}
+	}
+	return mine
 }
 
 // Refresh re-indexes every practice, and drops from the index practices no
@@ -258,10 +324,32 @@ func (l *Locator) RefreshPractice(ctx context.Context, practice string) error {
 	return c.err
 }
 
-// Run refreshes the index at once and then every Options.Refresh until ctx
-// ends; errors go to OnRefresh. It returns ctx's error.
+// RefreshLeased runs the scheduled refresh: Refresh, if this node holds
+// (takes or renews) the refresh lease; otherwise the holder refreshes and
+// this node does nothing. Without Options.Lease it always refreshes. It
+// reports whether it refreshed, and the refresh's or the lease's error.
+func (l *Locator) RefreshLeased(ctx context.Context) (bool, error) {
+	if l.o.Lease != nil {
+		ok, err := l.o.Lease.TryLease(ctx, LeaseName, l.o.Holder, l.o.Now(), l.o.LeaseTTL)
+		l.mu.Lock()
+		changed := ok != l.held
+		l.held = ok
+		l.mu.Unlock()
+		if l.o.OnLease != nil && (changed || err != nil) {
+			l.o.OnLease(ok, err)
+		}
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, l.Refresh(ctx)
+}
+
+// Run runs the scheduled refresh (RefreshLeased) at once and then every
+// Options.Refresh until ctx ends; errors go to OnRefresh and OnLease. It
+// returns ctx's error.
 func (l *Locator) Run(ctx context.Context) error {
-	l.Refresh(ctx)
+	l.RefreshLeased(ctx)
 	if l.o.Refresh <= 0 {
 		<-ctx.Done()
 		return ctx.Err()
@@ -273,7 +361,7 @@ func (l *Locator) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
-			l.Refresh(ctx)
+			l.RefreshLeased(ctx)
 		}
 	}
 }

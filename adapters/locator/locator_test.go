@@ -258,3 +258,50 @@ func TestRun(t *testing.T) {
 		t.Fatalf("%d refreshes in 80ms at 10ms", n)
 	}
 }
+
+// denyLease grants leases to one holder only, and counts asks.
+type denyLease struct {
+	holder string
+	err    error
+	asks   atomic.Int64
+}
+
+func (d *denyLease) TryLease(_ context.Context, name, holder string, _ time.Time, ttl time.Duration) (bool, error) {
+	d.asks.Add(1)
+	if err := locator.CheckLease(name, holder, ttl); err != nil {
+		return false, err
+	}
+	return holder == d.holder, d.err
+}
+
+// TestRunLeased: a node that does not hold the lease leaves the scheduled
+// refresh to the holder; one that cannot read the lease refreshes nothing
+// and says so.
+func TestRunLeased(t *testing.T) {
+	a := &fakeSource{}
+	a.set("9990001006")
+	lease := &denyLease{holder: "other-node"}
+	l := locator.New(openIndex(t), map[string]source.Source{"A99901": a}, locator.Options{Refresh: 10 * time.Millisecond, Lease: lease, Holder: "this-node"})
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
+	defer cancel()
+	if err := l.Run(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal(err)
+	}
+	if n := a.calls.Load(); n != 0 || lease.asks.Load() < 3 {
+		t.Fatalf("%d listings, %d lease asks: want none, and an ask per tick", n, lease.asks.Load())
+	}
+	lease.holder = "this-node"
+	if did, err := l.RefreshLeased(context.Background()); !did || err != nil || a.calls.Load() != 1 {
+		t.Fatalf("holder: refreshed %v %v, %d listings", did, err, a.calls.Load())
+	}
+	lease.err = mig.Errorf(mig.EUNAVAILABLE, "database down")
+	var told error
+	l2 := locator.New(openIndex(t), map[string]source.Source{"A99901": a}, locator.Options{Lease: lease, Holder: "this-node",
+		OnLease: func(_ bool, err error) { told = err }})
+	if did, err := l2.RefreshLeased(context.Background()); did || mig.ErrorCode(err) != mig.EUNAVAILABLE || told == nil {
+		t.Fatalf("unreadable lease: refreshed %v, %v, told %v", did, err, told)
+	}
+	if a.calls.Load() != 1 {
+		t.Fatal("refreshed without the lease")
+	}
+}

@@ -45,7 +45,10 @@ type Index struct {
 	locks map[string]*sync.Mutex // one Replace per practice at a time
 }
 
-var _ locator.Index = (*Index)(nil)
+var (
+	_ locator.Index = (*Index)(nil)
+	_ locator.Lease = (*Index)(nil)
+)
 
 // Open opens (creating if need be) the index file.
 func Open(path string) (*Index, error) {
@@ -67,6 +70,15 @@ func Open(path string) (*Index, error) {
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
 	return &Index{db: db, locks: map[string]*sync.Mutex{}}, nil
+}
+
+// TryLease implements locator.Lease trivially: one process holds the file
+// (bbolt's lock), so whoever asks through it holds the lease.
+func (x *Index) TryLease(ctx context.Context, name, holder string, _ time.Time, ttl time.Duration) (bool, error) {
+	if err := locator.CheckLease(name, holder, ttl); err != nil {
+		return false, err
+	}
+	return ctx.Err() == nil, ctx.Err()
 }
 
 // Close closes the database.

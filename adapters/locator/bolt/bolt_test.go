@@ -2,85 +2,55 @@ package bolt_test
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"mig/adapters/locator/bolt"
+	"mig/adapters/locator/storetest"
 )
 
-func list(nums ...string) func(func(string) error) error {
-	return func(add func(string) error) error {
-		for _, n := range nums {
-			if err := add(n); err != nil {
-				return err
-			}
+// TestContract runs the patient index contract on bbolt. One process holds
+// the file, so the suite's "two nodes" share one handle and the lease is
+// always granted.
+func TestContract(t *testing.T) {
+	storetest.Run(t, storetest.Backend{Open: func(t *testing.T) storetest.Store {
+		x, err := bolt.Open(filepath.Join(t.TempDir(), "index.db"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	}
+		t.Cleanup(func() { x.Close() })
+		return x
+	}})
 }
 
-func TestIndex(t *testing.T) {
+// TestSurvivesReopen: the sets and their statistics are there after the
+// file is closed and opened again.
+func TestSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "index.db")
 	x, err := bolt.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Duplicates count once; invalid numbers are skipped.
-	if err := x.Replace(ctx, "A99901", list("9990001014", "9990001006", "9990001006", "12345", "9990001000")); err != nil {
+	if err := x.Replace(ctx, "A99901", storetest.List("9990001014", "9990001006")); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.Replace(ctx, "A99902", list("9990001006")); err != nil {
+	if err := x.Replace(ctx, "A99902", storetest.List("9990001006")); err != nil {
 		t.Fatal(err)
-	}
-	boom := errors.New("listing broke")
-	if err := x.Replace(ctx, "A99902", func(add func(string) error) error { add("9990001022"); return boom }); !errors.Is(err, boom) {
-		t.Fatalf("failed listing: %v", err)
 	}
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}
-	x, err = bolt.Open(path) // persisted
+	x, err = bolt.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	for nhs, want := range map[string][]string{
-		"9990001006": {"A99901", "A99902"},
-		"9990001014": {"A99901"},
-		"9990001022": nil,
-		"9990001000": nil,
-		"99900010":   nil,
-	} {
-		got, err := x.Lookup(ctx, nhs)
-		if err != nil || !slices.Equal(got, want) {
-			t.Errorf("%s: %v %v, want %v", nhs, got, err, want)
-		}
+	if got, err := x.Lookup(ctx, "9990001006"); err != nil || !slices.Equal(got, []string{"A99901", "A99902"}) {
+		t.Fatalf("after reopen: %v %v", got, err)
 	}
-	st, err := x.Stats(ctx)
-	if err != nil || st.Numbers != 3 || st.Practices["A99901"].Count != 2 || st.Practices["A99901"].Generation != 1 || st.Bytes == 0 {
-		t.Fatalf("stats %+v %v", st, err)
-	}
-	// Replace applies the difference.
-	if err := x.Replace(ctx, "A99901", list("9990001022", "9990001014")); err != nil {
-		t.Fatal(err)
-	}
-	for nhs, want := range map[string][]string{"9990001006": {"A99902"}, "9990001014": {"A99901"}, "9990001022": {"A99901"}} {
-		if got, _ := x.Lookup(ctx, nhs); !slices.Equal(got, want) {
-			t.Errorf("after replace %s: %v, want %v", nhs, got, want)
-		}
-	}
-	if st, _ := x.Stats(ctx); st.Practices["A99901"].Generation != 2 || st.Numbers != 3 {
-		t.Errorf("stats after replace %+v", st)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := x.Replace(cctx, "A99901", list()); err == nil {
-		t.Error("cancelled replace applied")
-	}
-	if got, _ := x.Lookup(ctx, "9990001014"); len(got) != 1 {
-		t.Error("cancelled replace emptied the set")
+	if st, err := x.Stats(ctx); err != nil || st.Numbers != 3 || st.Practices["A99901"].Generation != 1 {
+		t.Fatalf("stats after reopen: %+v %v", st, err)
 	}
 }
