@@ -9,7 +9,7 @@ VIEWER  ?= 127.0.0.1:8082
 DATA    ?= var/dev
 FUZZTIME ?= 30s
 
-.PHONY: all build run test test-short bench fuzz lint clean viewer-deps
+.PHONY: all build run test test-short bench bench-all soak fuzz lint clean viewer-deps
 
 all: build
 
@@ -57,7 +57,36 @@ test: viewer-deps
 test-short:
 	$(GO) test -count=1 ./...
 
-bench:
+# Issue 14's side-by-side measurement, from one run (not part of make
+# test; about 8 minutes on 2 cores): the stage benchmarks, then three
+# pipelines end to end, each a migd -dev subprocess of the benchmark build
+# (-tags migbench: a pre-rendered route and the usual toolchain, refused
+# outside -dev), driven by vegeta at 1, 8 and 64 clients. Rewrites the
+# marked block of BENCHMARKS.md. BENCH_ARGS passes flags to benchload,
+# e.g. BENCH_ARGS='-duration 10s' or BENCH_ARGS='-only whole -stages=false'.
+BENCH_ARGS ?=
+bench: $(BIN)/vegeta
+	$(GO) test -count=1 -tags migbench -run '^TestBench' ./cmd/internal/app/
+	$(GO) build -tags migbench -o $(BIN)/migd-bench ./cmd/migd
+	$(GO) build -o $(BIN)/benchload ./cmd/internal/benchload
+	$(BIN)/benchload -write BENCHMARKS.md $(BENCH_ARGS)
+
+# Ten minutes of load on one gateway (ours, as shipped), resident memory
+# sampled every 10 s; writes the growth to BENCHMARKS.md. Not part of make
+# test. SOAK sets the length.
+SOAK ?= 10m
+soak: $(BIN)/vegeta
+	$(GO) build -tags migbench -o $(BIN)/migd-bench ./cmd/migd
+	$(GO) build -o $(BIN)/benchload ./cmd/internal/benchload
+	$(BIN)/benchload -soak $(SOAK) -write BENCHMARKS.md $(BENCH_ARGS)
+
+# vegeta, the load generator, at a fixed version, into bin/ (go.mod is not
+# touched: go install with a version builds outside this module).
+$(BIN)/vegeta:
+	GOBIN=$(CURDIR)/$(BIN) $(GO) install github.com/tsenart/vegeta/v12@v12.13.0
+
+# Every benchmark in the tree, each package's own (slow; not make bench).
+bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # Runs every fuzz target in the tree (each func Fuzz* in a _test.go file)

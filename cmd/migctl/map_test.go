@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 )
 
 var update = flag.Bool("update", false, "rewrite cmd/migctl/testdata/map golden files")
@@ -808,85 +809,115 @@ func TestMapErrors(t *testing.T) {
 	}
 }
 
-// BenchmarkPipelineLargestSample measures the offline pipeline on the
-// largest reference sample, PWTP4.xml: parse, map (Tag and Map with a fixed
-// key), encode (every resource and the collection Bundle), and all three.
-func BenchmarkPipelineLargestSample(b *testing.B) {
-	path := filepath.Join(testenv.ModuleRoot(b), "..", "shared", "reference", "gp2gp", "samples", "input", "PWTP4.xml")
-	doc, err := os.ReadFile(path)
-	if err != nil {
-		b.Skip("reference sample PWTP4.xml absent")
-	}
+// BenchmarkPipelineSamples measures the offline pipeline, stage by stage,
+// on every reference GP2GP sample: parse (adapters/gp2gp through xmltok),
+// map (record.Tag and Mapper.Map with a fixed key), encode with our writer
+// (fhir.MarshalResource) and with google/fhir/go's jsonformat, the reference
+// (every resource and the collection Bundle), and all three with ours.
+// parse and all report MB/s of extract; encode reports MB/s of JSON
+// written. make bench (cmd/internal/benchload) runs it and tabulates the
+// ratios; nothing here asserts a time.
+//
+//	go test -run '^$' -bench PipelineSamples -benchmem ./cmd/migctl/
+func BenchmarkPipelineSamples(b *testing.B) {
 	ids, err := fhir.NewIDs(offlineKey)
 	if err != nil {
 		b.Fatal(err)
 	}
 	mapper := &fhir.Mapper{IDs: ids, Base: offlineBase}
 	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-	parse := func(b *testing.B) *record.Record {
-		rec, err := adapters.Parse("gp2gp", bytes.NewReader(doc), record.ParseOptions{})
+	for _, x := range sampleExtracts(b) {
+		doc, err := os.ReadFile(withNHSNumber(b, x).path)
 		if err != nil {
 			b.Fatal(err)
 		}
-		return rec
-	}
-	mapRec := func(b *testing.B, rec *record.Record) *fhir.Result {
-		// The sample holds no NHS number (TestMapSamplesAsGiven); ids
-		// derive from one.
-		rec.Patient.NHSNumber = sampleNHS
-		record.Tag(rec, record.DefaultViewContext(now))
-		res, err := mapper.Map(rec, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return res
-	}
-	encode := func(b *testing.B, res *fhir.Result) []byte {
-		all := append([]fhir.Resource{res.Patient}, res.Resources...)
-		entries := make([]fhir.BundleEntry, 0, len(all))
-		for _, r := range all {
-			j, err := fhir.MarshalResource(r.Proto)
+		parse := func(b *testing.B) *record.Record {
+			rec, err := adapters.Parse("gp2gp", bytes.NewReader(doc), record.ParseOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
-			entries = append(entries, fhir.BundleEntry{FullURL: offlineBase + "/" + r.Type + "/" + r.ID, Resource: j})
+			return rec
 		}
-		return fhir.Collection(nil, entries)
+		mapRec := func(b *testing.B, rec *record.Record) *fhir.Result {
+			record.Tag(rec, record.DefaultViewContext(now))
+			res, err := mapper.Map(rec, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return res
+		}
+		encode := func(b *testing.B, res *fhir.Result, marshal func(*bcrpb.ContainedResource) ([]byte, error)) []byte {
+			all := append([]fhir.Resource{res.Patient}, res.Resources...)
+			entries := make([]fhir.BundleEntry, 0, len(all))
+			for _, r := range all {
+				j, err := marshal(r.Proto)
+				if err != nil {
+					b.Fatal(err)
+				}
+				entries = append(entries, fhir.BundleEntry{FullURL: offlineBase + "/" + r.Type + "/" + r.ID, Resource: j})
+			}
+			return fhir.Collection(nil, entries)
+		}
+		name := strings.TrimSuffix(filepath.Base(x.path), ".xml")
+		b.Run(name+"/parse", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				parse(b)
+			}
+		})
+		b.Run(name+"/map", func(b *testing.B) {
+			rec := parse(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				mapRec(b, rec)
+			}
+		})
+		for _, w := range []struct {
+			name    string
+			marshal func(*bcrpb.ContainedResource) ([]byte, error)
+		}{{"ours", fhir.MarshalResource}, {"jsonformat", jsonformatReference}} {
+			b.Run(name+"/encode/"+w.name, func(b *testing.B) {
+				rec := parse(b)
+				// A writer may rewrite the protos (jsonformat does): map
+				// afresh for each round, outside the timer.
+				out := encode(b, mapRec(b, rec), w.marshal)
+				b.SetBytes(int64(len(out)))
+				b.ReportAllocs()
+				for b.Loop() {
+					b.StopTimer()
+					res := mapRec(b, rec)
+					b.StartTimer()
+					encode(b, res, w.marshal)
+				}
+			})
+		}
+		b.Run(name+"/all", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				encode(b, mapRec(b, parse(b)), fhir.MarshalResource)
+			}
+		})
 	}
-	b.Run("parse", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(doc)))
-		for b.Loop() {
-			parse(b)
-		}
-	})
-	b.Run("map", func(b *testing.B) {
-		rec := parse(b)
-		b.ReportAllocs()
-		for b.Loop() {
-			mapRec(b, rec)
-		}
-	})
-	b.Run("encode", func(b *testing.B) {
-		rec := parse(b)
-		b.ReportAllocs()
-		for b.Loop() {
-			// MarshalResource may rewrite the protos: map afresh each
-			// time, outside the timer.
-			b.StopTimer()
-			res := mapRec(b, rec)
-			b.StartTimer()
-			encode(b, res)
-		}
-	})
-	b.Run("all", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(doc)))
-		for b.Loop() {
-			encode(b, mapRec(b, parse(b)))
-		}
-	})
 }
+
+// jsonformatReference writes a resource with google/fhir/go's jsonformat,
+// as fhir.MarshalResource did before its own writer (one marshaller,
+// reused, as its pool did): the usual toolchain's encoder, for the
+// benchmark's ratio. Benchmarks call it from one goroutine.
+func jsonformatReference(res *bcrpb.ContainedResource) ([]byte, error) {
+	if jsonformatMarshaller == nil {
+		m, err := jsonformat.NewMarshaller(false, "", "", fhirversion.R4)
+		if err != nil {
+			return nil, err
+		}
+		jsonformatMarshaller = m
+	}
+	return jsonformatMarshaller.Marshal(res)
+}
+
+var jsonformatMarshaller *jsonformat.Marshaller
 
 // TestMapReport: --report accounts, on standard error, for every item each
 // extract held (shown, withheld, merged, set aside by a named rule, or not

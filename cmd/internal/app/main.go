@@ -77,6 +77,13 @@ func NewMain() *Main {
 	return &Main{Config: DefaultConfig(), Log: zerolog.New(os.Stderr).With().Timestamp().Logger(), Testdata: "testdata"}
 }
 
+// benchSetUp and benchRoutes are set only in the benchmark build (-tags
+// migbench: bench_prerendered.go, make bench); nil in every other build.
+var (
+	benchSetUp  func(m *Main) error
+	benchRoutes func(m *Main, srv *rest.Server, h http.Handler) (http.Handler, error)
+)
+
 // Run starts the gateway and returns once it is serving.
 func (m *Main) Run(ctx context.Context) (err error) {
 	defer func() {
@@ -86,6 +93,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}()
 	ctx, m.cancel = context.WithCancel(context.Background())
 	cfg := &m.Config
+	if benchSetUp != nil { // benchmark builds only (-tags migbench): refused without -dev
+		if err := benchSetUp(m); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %v", err)
 	}
@@ -272,7 +284,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.goRun(func() { m.ckpt.Run(ctx) })
 	m.goRun(func() { m.recorder.Run(ctx) }) // combined refusal events; the last flush at Close
 
-	m.server = m.httpServer(srv.Handler())
+	handler := srv.Handler()
+	if benchRoutes != nil { // benchmark builds only (-tags migbench)
+		if handler, err = benchRoutes(m, srv, handler); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	m.server = m.httpServer(handler)
 	m.goRun(func() {
 		if err := m.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Log.Error().Err(err).Msg("server stopped")

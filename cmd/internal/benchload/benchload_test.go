@@ -1,0 +1,141 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mig/internal/testenv"
+)
+
+func TestParseBench(t *testing.T) {
+	out := []byte(`goos: linux
+BenchmarkTokenizers/GP2GP-9990001030/fast-2         	     100	   2531000 ns/op	 309.45 MB/s	 2080000 B/op	   32826 allocs/op
+BenchmarkPipelineSamples/PWTP4/map-2   	      50	   2600000 ns/op	 1810000 B/op	   20820 allocs/op
+BenchmarkBroken/x-2 	 notanumber
+PASS
+`)
+	got := parseBench(out)
+	want := []benchLine{
+		{Name: "Tokenizers/GP2GP-9990001030/fast", N: 100, NsOp: 2531000, MBs: 309.45, BytesOp: 2080000, AllocsOp: 32826},
+		{Name: "PipelineSamples/PWTP4/map", N: 50, NsOp: 2600000, BytesOp: 1810000, AllocsOp: 20820},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d lines: %+v", len(got), got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestParseReport(t *testing.T) {
+	rep := []byte(`{"latencies":{"total":1,"mean":2,"50th":12500000,"90th":3,"95th":4,"99th":48000000,"max":90000000,"min":1},
+"bytes_in":{"total":5460000,"mean":546000},"requests":10,"throughput":9.5,"success":0.9,"status_codes":{"200":9,"503":1}}`)
+	r, err := parseReport(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.P50 != 12500*time.Microsecond || r.P99 != 48*time.Millisecond || r.Max != 90*time.Millisecond ||
+		r.Throughput != 9.5 || r.Requests != 10 || r.Status["503"] != 1 || r.BytesMean != 546000 {
+		t.Errorf("parsed %+v", r)
+	}
+	if _, err := parseReport([]byte(`{"requests":0}`)); err == nil {
+		t.Error("a run with no requests was accepted")
+	}
+}
+
+func TestStatusField(t *testing.T) {
+	status := "Name:\tmigd\nVmPeak:\t 2000 kB\nVmHWM:\t  449000 kB\nVmRSS:\t  120000 kB\n"
+	for field, want := range map[string]int64{"VmHWM": 449000 * 1024, "VmRSS": 120000 * 1024} {
+		if got, err := statusField(status, field); err != nil || got != want {
+			t.Errorf("%s: %d %v, want %d", field, got, err, want)
+		}
+	}
+	if _, err := statusField(status, "VmSwap"); err == nil {
+		t.Error("a missing field was read")
+	}
+}
+
+func TestReplaceBlock(t *testing.T) {
+	tests := []struct{ doc, want string }{
+		{"", "<!-- bench:begin -->\nnew\n<!-- bench:end -->\n"},
+		{"# M\n\nkept", "# M\n\nkept\n\n<!-- bench:begin -->\nnew\n<!-- bench:end -->\n"},
+		{"a\n<!-- bench:begin -->\nold\nold\n<!-- bench:end -->\nb\n", "a\n<!-- bench:begin -->\nnew\n<!-- bench:end -->\nb\n"},
+		// Another block is left alone.
+		{"<!-- soak:begin -->\ns\n<!-- soak:end -->\n", "<!-- soak:begin -->\ns\n<!-- soak:end -->\n\n<!-- bench:begin -->\nnew\n<!-- bench:end -->\n"},
+	}
+	for _, tc := range tests {
+		if got := string(replaceBlock([]byte(tc.doc), "bench", "new\n")); got != tc.want {
+			t.Errorf("replaceBlock(%q) = %q, want %q", tc.doc, got, tc.want)
+		}
+	}
+}
+
+// TestRenderBench: the ratios and target verdicts come from the results
+// given, not from anything fixed.
+func TestRenderBench(t *testing.T) {
+	res := func(tput float64, p99 time.Duration, rss int64) *result {
+		return &result{Requests: 100, Throughput: tput, P50: p99 / 2, P99: p99, Max: p99, Success: 1, Status: map[string]int{"200": 100}, PeakRSS: rss}
+	}
+	var points []point
+	for _, r := range requests {
+		for _, c := range []int{1, 8, 64} {
+			// pre-rendered 200, cached 100, uncached 25, usual 2 req/s.
+			points = append(points, point{req: r, clients: c, res: []*result{
+				res(200, 5*time.Millisecond, 80<<20), res(100, 20*time.Millisecond, 200<<20),
+				res(25, 30*time.Millisecond, 350<<20), res(2, 4*time.Second, 400<<20)}})
+		}
+	}
+	st := []benchLine{
+		{Name: "PipelineSamples/PWTP4/parse", N: 1, NsOp: 4e6, MBs: 300},
+		{Name: "PipelineSamples/PWTP4/encode/ours", N: 1, NsOp: 1e6},
+		{Name: "PipelineSamples/PWTP4/encode/jsonformat", N: 1, NsOp: 3.5e6},
+	}
+	tok := []benchLine{{Name: "Tokenizers/PWTP4/fast", N: 1, NsOp: 1e6, MBs: 320}, {Name: "Tokenizers/PWTP4/encoding-xml", N: 1, NsOp: 6e6, MBs: 53}}
+	md := renderBench(machine{date: "today"}, options{duration: time.Second, clients: []int{1, 8, 64}}, tok, st, points)
+	for _, want := range []string{
+		"| whole record ($everything?_count=500) | 8 | 200.0 | 50% | 12% | 50x | 12x |",
+		"uncached >= 10% of pre-rendered: 12% (met)",
+		"revalidated cache >= 40% of pre-rendered: 50% (met)",
+		"uncached 12x, cached 50x (met)",
+		"320 MB/s on the slowest input (met)",
+		"3.5x on the slowest sample (met;",
+		"| 6.00 ms, 53 MB/s, 0 allocs, 0.0 MB | 6.0x |",
+		"cached (as shipped) 20.0ms (met); uncached 30.0ms (**not met**)",
+		"Peak RSS < 300 MB at 64 clients (ours): 350 MB (**not met**)",
+		"| usual toolchain | 2.0 | 2000.0ms | 4000.0ms |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestSoakGrowth(t *testing.T) {
+	s := &soakResult{warmup: time.Minute}
+	for i := 1; i <= 60; i++ { // 10 minutes, 10 s apart, growing 1 MB a minute
+		at := time.Duration(i) * 10 * time.Second
+		s.samples = append(s.samples, rssSample{at: at, rss: 100<<20 + int64(at.Minutes()*(1<<20))})
+	}
+	early, late, slope := s.growth()
+	if early >= late || slope < 0.99*(1<<20) || slope > 1.01*(1<<20) {
+		t.Errorf("growth: early %d, late %d, slope %.0f B/min", early, late, slope)
+	}
+}
+
+// TestBenchBuildCompiles builds the benchmark build of migd (-tags
+// migbench), which go vet ./... does not see.
+func TestBenchBuildCompiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds migd")
+	}
+	cmd := exec.Command("go", "build", "-tags", "migbench", "-o", filepath.Join(t.TempDir(), "migd-bench"), "./cmd/migd")
+	cmd.Dir = testenv.ModuleRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags migbench ./cmd/migd: %v\n%s", err, out)
+	}
+}

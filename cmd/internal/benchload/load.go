@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// result is one timed run of one pipeline at one point.
+type result struct {
+	Requests   int
+	Throughput float64 // successful requests per second
+	P50, P99   time.Duration
+	Max        time.Duration
+	Success    float64        // share answered 200
+	Status     map[string]int // answers by status code ("0": no answer)
+	BytesMean  float64        // response body bytes per request
+	PeakRSS    int64          // bytes: VmHWM over the timed run
+}
+
+// point is one request at one client count, with each pipeline's result
+// (in pipelines order; nil when not run).
+type point struct {
+	req     request
+	clients int
+	res     []*result
+}
+
+// endToEnd starts one gateway per pipeline, then for each request and
+// client count runs every pipeline back to back.
+func endToEnd(ctx context.Context, o options) ([]point, error) {
+	var gws []*gateway
+	defer func() {
+		for _, g := range gws {
+			g.stop()
+		}
+	}()
+	for i, p := range pipelines {
+		fmt.Fprintf(os.Stderr, "benchload: starting %s\n", p.name)
+		g, err := startGateway(ctx, o, p, i)
+		if err != nil {
+			return nil, err
+		}
+		gws = append(gws, g)
+	}
+	var out []point
+	for _, r := range requests {
+		if o.only != "" && !strings.Contains(r.name, o.only) {
+			continue
+		}
+		for _, c := range o.clients {
+			pt := point{req: r, clients: c, res: make([]*result, len(gws))}
+			for i, g := range gws {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				if o.warmup > 0 {
+					if _, err := attack(ctx, o, g, []request{r}, c, o.warmup, fmt.Sprintf("warm-%d", i)); err != nil {
+						return nil, err
+					}
+				}
+				if err := resetPeak(g.cmd.Process.Pid); err != nil {
+					return nil, fmt.Errorf("peak RSS reset: %v", err)
+				}
+				res, err := attack(ctx, o, g, []request{r}, c, o.duration, fmt.Sprintf("run-%d", i))
+				if err != nil {
+					return nil, err
+				}
+				if res.PeakRSS, err = procStatus(g.cmd.Process.Pid, "VmHWM"); err != nil {
+					return nil, err
+				}
+				pt.res[i] = res
+				fmt.Fprintf(os.Stderr, "benchload: %-38s %2d clients  %-16s %8.1f req/s  p50 %8s  p99 %8s  RSS %4d MB  200s %.1f%%\n",
+					r.name, c, g.p.name, res.Throughput, ms(res.P50), ms(res.P99), res.PeakRSS>>20, 100*res.Success)
+			}
+			out = append(out, pt)
+		}
+	}
+	return out, nil
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) + "ms"
+}
+
+// attack runs vegeta against g: clients workers, each sending its next
+// request when the last is answered (a closed loop: -rate=0 with as many
+// workers as clients), for d, round-robin over reqs.
+func attack(ctx context.Context, o options, g *gateway, reqs []request, clients int, d time.Duration, tag string) (*result, error) {
+	dir := filepath.Join(o.work, "vegeta")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var targets bytes.Buffer
+	for _, r := range reqs {
+		fmt.Fprintf(&targets, "GET %s%s\nAuthorization: Bearer %s\n\n", g.url, g.target(r), g.token)
+	}
+	tf := filepath.Join(dir, tag+".targets")
+	if err := os.WriteFile(tf, targets.Bytes(), 0o600); err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, tag+".bin")
+	n := strconv.Itoa(clients)
+	cmd := exec.CommandContext(ctx, o.vegeta, "attack", "-targets", tf, "-rate", "0", "-workers", n, "-max-workers", n,
+		"-duration", d.String(), "-timeout", "60s", "-keepalive=true", "-output", bin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("vegeta attack: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	rep, err := exec.CommandContext(ctx, o.vegeta, "report", "-type", "json", bin).Output()
+	if err != nil {
+		return nil, fmt.Errorf("vegeta report: %v", err)
+	}
+	return parseReport(rep)
+}
+
+// parseReport reads vegeta's JSON report (durations in nanoseconds).
+func parseReport(b []byte) (*result, error) {
+	var v struct {
+		Latencies struct {
+			P50 int64 `json:"50th"`
+			P99 int64 `json:"99th"`
+			Max int64 `json:"max"`
+		} `json:"latencies"`
+		BytesIn struct {
+			Mean float64 `json:"mean"`
+		} `json:"bytes_in"`
+		Requests    int            `json:"requests"`
+		Throughput  float64        `json:"throughput"`
+		Success     float64        `json:"success"`
+		StatusCodes map[string]int `json:"status_codes"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("vegeta report: %v", err)
+	}
+	if v.Requests == 0 {
+		return nil, fmt.Errorf("vegeta report: no requests were made")
+	}
+	return &result{
+		Requests: v.Requests, Throughput: v.Throughput, Success: v.Success, Status: v.StatusCodes,
+		P50: time.Duration(v.Latencies.P50), P99: time.Duration(v.Latencies.P99), Max: time.Duration(v.Latencies.Max),
+		BytesMean: v.BytesIn.Mean,
+	}, nil
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// soakResult is the soak's load and its resident-memory samples.
+type soakResult struct {
+	load    *result
+	samples []rssSample
+	warmup  time.Duration
+}
+
+type rssSample struct {
+	at  time.Duration // since the load started
+	rss int64
+}
+
+// soak runs ours (as shipped: the cache on) under o.soakClients clients,
+// round-robin over the three requests, for o.soak, sampling VmRSS every
+// o.soakInterval.
+func soak(ctx context.Context, o options) (*soakResult, error) {
+	g, err := startGateway(ctx, o, pipelines[pCached], 0)
+	if err != nil {
+		return nil, err
+	}
+	defer g.stop()
+	res := &soakResult{warmup: min(time.Minute, o.soak/5)}
+	pid := g.cmd.Process.Pid
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(o.soakInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if rss, err := procStatus(pid, "VmRSS"); err == nil {
+					at := time.Since(start).Round(time.Second)
+					res.samples = append(res.samples, rssSample{at, rss})
+					fmt.Fprintf(os.Stderr, "benchload: soak %7s RSS %d MB\n", at, rss>>20)
+				}
+			}
+		}
+	}()
+	fmt.Fprintf(os.Stderr, "benchload: soak of %s, %d clients\n", o.soak, o.soakClients)
+	res.load, err = attack(ctx, o, g, requests, o.soakClients, o.soak, "soak")
+	close(stop)
+	<-sampled
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// growth compares the median RSS of the first minute after the warm-up
+// with the median of the last minute, and fits a line to every sample
+// after the warm-up (bytes per minute).
+func (s *soakResult) growth() (early, late int64, perMinute float64) {
+	var after []rssSample
+	for _, x := range s.samples {
+		if x.at > s.warmup {
+			after = append(after, x)
+		}
+	}
+	if len(after) < 2 {
+		return 0, 0, 0
+	}
+	window := max(time.Minute, s.samples[len(s.samples)-1].at/10)
+	first, last := after[0].at, after[len(after)-1].at
+	var e, l []int64
+	for _, x := range after {
+		if x.at <= first+window {
+			e = append(e, x.rss)
+		}
+		if x.at >= last-window {
+			l = append(l, x.rss)
+		}
+	}
+	var sx, sy, sxx, sxy float64
+	for _, x := range after {
+		t := x.at.Minutes()
+		sx += t
+		sy += float64(x.rss)
+		sxx += t * t
+		sxy += t * float64(x.rss)
+	}
+	n := float64(len(after))
+	if d := n*sxx - sx*sx; d != 0 {
+		perMinute = (n*sxy - sx*sy) / d
+	}
+	return median(e), median(l), perMinute
+}
+
+func median(v []int64) int64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = append([]int64(nil), v...)
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	return v[len(v)/2]
+}
+
+func renderSoak(m machine, o options, s *soakResult) string {
+	var b strings.Builder
+	b.WriteString("## Soak, from `make soak` (issue 14)\n\n")
+	fmt.Fprintf(&b, "Measured %s. Load average %s at the start, %s at the end.\n\n", m, m.loadStart, loadavg())
+	fmt.Fprintf(&b, "Command: `make soak` (`bin/benchload -soak %s -soak-clients %d -soak-interval %s -write BENCHMARKS.md`): ours as shipped (the cache on), "+
+		"%d clients round-robin over the whole record, the default `$everything` page and the Summary of 9990001030, for %s; resident memory (VmRSS) sampled every %s.\n\n",
+		o.soak, o.soakClients, o.soakInterval, o.soakClients, o.soak, o.soakInterval)
+	l := s.load
+	fmt.Fprintf(&b, "Load: %d requests, %.1f req/s answered 200 (%s%s), p50 %s, p99 %s, max %s.\n\n", l.Requests, l.Throughput, pct(l.Success), others(l.Status), ms(l.P50), ms(l.P99), ms(l.Max))
+	early, late, slope := s.growth()
+	if early > 0 {
+		g := float64(late-early) / float64(early)
+		fmt.Fprintf(&b, "RSS after the %s warm-up: %s in its first minute, %s in the last (median of the samples in each), %+.1f%%; fitted slope %+.2f MB per minute. "+
+			"No growth (last minute within 10%% of the first): %s.\n\n", s.warmup, mb(early), mb(late), 100*g, slope/(1<<20), met(g < 0.10))
+	}
+	b.WriteString("| time | RSS |\n|---|---|\n")
+	step := max(1, len(s.samples)/20)
+	for i, x := range s.samples {
+		if i%step == 0 || i == len(s.samples)-1 {
+			fmt.Fprintf(&b, "| %s | %s |\n", x.at, mb(x.rss))
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
