@@ -28,7 +28,8 @@ type DirOptions struct {
 // <NHS number>.xml per patient and the registration list patients.json.
 // Files are read at request time, never cached, so an edited extract is seen
 // on the next Fetch. Access notifications are appended, one JSON object a
-// line ({"id":..., "event":<AuditEvent>}), to AccessLog, idempotently by id.
+// line ({"id":..., "event":<AuditEvent>}), to AccessLog, idempotently by id
+// across every process (gateway node) appending to the same log.
 type Dir struct {
 	ods, path, log string
 
@@ -37,9 +38,10 @@ type Dir struct {
 	demoAt time.Time
 	demoSz int64
 
-	logMu sync.Mutex
-	seen  map[string]struct{} // notification ids already in the log; nil until read
-	torn  bool                // the log ends in a partial line: start the next on a new line
+	logMu   sync.Mutex          // one append at a time in this process (the file lock is between processes)
+	seen    map[string]struct{} // ids in the log's first scanned bytes; nil until read
+	scanned int64               // bytes of the log read into seen: complete lines only
+	logFile os.FileInfo         // the log file read (a log replaced or cut is read afresh)
 }
 
 var _ Source = (*Dir)(nil)
@@ -221,8 +223,12 @@ type accessLine struct {
 }
 
 // Notify appends the notification to the access log and fsyncs it, unless
-// a line with the same id is already there. Calls are serialised within the
-// process; the log is scanned once, on the first call, for the ids it holds.
+// a line with the same id is already there: a second delivery, from this
+// node or another sharing the log, is a no-op. The check and the append
+// are made under an exclusive lock on the log file itself (flock), after
+// reading whatever was appended since this process last looked, so the log
+// on disk is the one record of what was delivered; the ids held in memory
+// only spare re-reading the lines already read.
 func (d *Dir) Notify(ctx context.Context, n Notification) error {
 	if n.ID == "" {
 		return mig.Errorf(mig.EINVALID, "access notification: id required")
@@ -241,64 +247,69 @@ func (d *Dir) Notify(ctx context.Context, n Notification) error {
 	if err := ctx.Err(); err != nil {
 		return ctxError(d.ods, err)
 	}
-	if d.seen == nil {
-		seen, torn, err := scanAccessLog(d.log)
-		if err != nil {
+	f, err := os.OpenFile(d.log, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return d.unavailable(err)
+	}
+	defer f.Close() // closing also releases the lock
+	if err := lockFile(f); err != nil {
+		return d.unavailable(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return d.unavailable(err)
+	}
+	if d.seen == nil || d.logFile == nil || !os.SameFile(d.logFile, fi) || fi.Size() < d.scanned {
+		// First use, or the log was replaced or cut: read it from the start.
+		d.seen, d.scanned = map[string]struct{}{}, 0
+	}
+	d.logFile = fi
+	if fi.Size() > d.scanned {
+		if d.scanned, err = scanAccessLog(f, d.scanned, fi.Size(), d.seen); err != nil {
 			return d.unavailable(err)
 		}
-		d.seen, d.torn = seen, torn
 	}
 	if _, dup := d.seen[n.ID]; dup {
 		return nil
 	}
-	f, err := os.OpenFile(d.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return d.unavailable(err)
-	}
-	if d.torn {
+	end := fi.Size()
+	if end > d.scanned {
+		// The log ends in a partial line (a crash mid-write): close it, so
+		// ours starts on a line of its own.
 		line = append([]byte{'\n'}, line...)
 	}
-	if _, err = f.Write(line); err == nil {
+	if _, err = f.WriteAt(line, end); err == nil {
 		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
 	}
 	if err != nil {
 		return d.unavailable(err)
 	}
 	d.seen[n.ID] = struct{}{}
-	d.torn = false
+	d.scanned = end + int64(len(line))
 	return nil
 }
 
-// scanAccessLog returns the ids in an access log and whether it ends in a
-// partial line (a crash mid-write), which is otherwise ignored.
-func scanAccessLog(name string) (seen map[string]struct{}, torn bool, err error) {
-	seen = map[string]struct{}{}
-	f, err := os.Open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return seen, false, nil
-	} else if err != nil {
-		return nil, false, err
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 64*1024)
+// scanAccessLog adds the ids of the complete lines of f between from and
+// to to seen, and returns the offset after the last complete line: a
+// partial last line (a crash mid-write) is left for later.
+func scanAccessLog(f *os.File, from, to int64, seen map[string]struct{}) (int64, error) {
+	r := bufio.NewReaderSize(io.NewSectionReader(f, from, to-from), 64*1024)
+	off := from
 	for {
 		b, err := r.ReadBytes('\n')
-		if len(b) > 0 && b[len(b)-1] != '\n' {
-			torn = true
-		}
-		var l struct {
-			ID string `json:"id"`
-		}
-		if len(b) > 0 && json.Unmarshal(b, &l) == nil && l.ID != "" && !torn {
-			seen[l.ID] = struct{}{}
+		if len(b) > 0 && b[len(b)-1] == '\n' {
+			off += int64(len(b))
+			var l struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(b, &l) == nil && l.ID != "" {
+				seen[l.ID] = struct{}{}
+			}
 		}
 		if err == io.EOF {
-			return seen, torn, nil
+			return off, nil
 		} else if err != nil {
-			return nil, false, err
+			return off, err
 		}
 	}
 }

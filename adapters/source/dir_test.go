@@ -247,3 +247,67 @@ func TestDirNotifyIdempotent(t *testing.T) {
 		t.Errorf("no id: %v", err)
 	}
 }
+
+// TestDirNotifyTwoNodes: two gateway nodes (two sources, each with its own
+// memory and its own open file, as two processes have) deliver the same
+// notifications to one shared access log, at once and one after another:
+// each id is in the log once.
+func TestDirNotifyTwoNodes(t *testing.T) {
+	dir := practiceDir(t)
+	log := filepath.Join(t.TempDir(), "access.jsonl")
+	var nodes [2]*source.Dir
+	for i := range nodes {
+		d, err := source.NewDir(source.DirOptions{ODS: "A99901", Path: dir, AccessLog: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[i] = d
+	}
+	ctx := context.Background()
+	ev := func(id string) source.Notification {
+		return source.Notification{ID: id, Body: []byte(`{"resourceType":"AuditEvent","id":"` + id + `"}`)}
+	}
+	// One after another: each node has already read the log when the other
+	// appends, so only reading the file again finds the other's lines.
+	for i, id := range []string{"seq-1", "seq-1", "seq-2", "seq-2", "seq-1"} {
+		if err := nodes[i%2].Notify(ctx, ev(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// At once: both nodes deliver every id, several times over.
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 30 {
+				if err := nodes[g%2].Notify(ctx, ev(fmt.Sprintf("ev-%d", (i+g)%15))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	ids := countLines(t, log)
+	if len(ids) != 17 {
+		t.Fatalf("%d ids in the log, want 17: %v", len(ids), ids)
+	}
+	for id, n := range ids {
+		if n != 1 {
+			t.Errorf("%s written %d times", id, n)
+		}
+	}
+	// The log replaced under the nodes (rotated away): it is read afresh.
+	if err := os.Rename(log, log+".1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range nodes {
+		if err := d.Notify(ctx, ev("after-rotation")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ids := countLines(t, log); len(ids) != 1 || ids["after-rotation"] != 1 {
+		t.Fatalf("rotated log: %v", ids)
+	}
+}
