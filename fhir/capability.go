@@ -30,11 +30,14 @@ type CapabilityInput struct {
 
 // CapabilityResource is one resource type the server serves.
 type CapabilityResource struct {
-	Type         string   // FHIR resource type, e.g. "Condition"
-	Profile      string   // canonical of the profile; "" = Profile(Type)
-	Interactions []string // type interactions: read, search-type, create, ...
-	SearchParams []CapabilitySearchParam
-	Operations   []CapabilityOperation
+	Type    string // FHIR resource type, e.g. "Condition"
+	Profile string // canonical of the profile; "" = Profile(Type)
+	// SupportedProfiles are further profiles its resources may claim where
+	// a use case asks for them (the IPS profiles, in $summary documents).
+	SupportedProfiles []string
+	Interactions      []string // type interactions: read, search-type, create, ...
+	SearchParams      []CapabilitySearchParam
+	Operations        []CapabilityOperation
 }
 
 // CapabilitySearchParam is one search parameter.
@@ -126,6 +129,9 @@ func Capabilities(in CapabilityInput) ([]byte, error) {
 		cr := &cspb.CapabilityStatement_Rest_Resource{
 			Type:    &cspb.CapabilityStatement_Rest_Resource_TypeCode{Value: c.ResourceTypeCode_Value(t)},
 			Profile: &d.Canonical{Value: profile},
+		}
+		for _, p := range r.SupportedProfiles {
+			cr.SupportedProfile = append(cr.SupportedProfile, &d.Canonical{Value: p})
 		}
 		for _, i := range r.Interactions {
 			v, ok := vs.TypeRestfulInteractionValueSet_Value_value[upperSnake(i)]

@@ -63,7 +63,9 @@ func TestCapabilities(t *testing.T) {
 		Resources: []CapabilityResource{
 			{Type: "Patient", Interactions: []string{"read", "search-type"},
 				SearchParams: []CapabilitySearchParam{{"identifier", "token", "NHS number: https://fhir.nhs.uk/Id/nhs-number|<number>"}},
-				Operations:   []CapabilityOperation{{"$everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}},
+				Operations: []CapabilityOperation{{"$everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+					{"summary", "https://mig.example.nhs.uk/fhir/OperationDefinition/mig-summary"}},
+				SupportedProfiles: []string{"http://hl7.org/fhir/uv/ips/StructureDefinition/Patient-uv-ips"}},
 			{Type: "AllergyIntolerance", Interactions: []string{"read", "search-type"},
 				SearchParams: []CapabilitySearchParam{{"patient", "reference", ""}, {"date", "date", ""}}},
 			{Type: "Observation", Profile: ProfileBP, Interactions: []string{"read"}},
@@ -84,6 +86,8 @@ func TestCapabilities(t *testing.T) {
 		"rest.0.mode": "server", "rest.0.security.service.0.coding.0.code": "SMART-on-FHIR",
 		"rest.0.resource.1.type": "AllergyIntolerance", "rest.0.resource.1.interaction.1.code": "search-type",
 		"rest.0.resource.1.searchParam.0.type": "reference", "format.0": "json",
+		"rest.0.resource.0.supportedProfile.0": "http://hl7.org/fhir/uv/ips/StructureDefinition/Patient-uv-ips",
+		"rest.0.resource.0.operation.1.name":   "summary",
 	}
 	for p, want := range checks {
 		if got := get(v, strings.Split(p, ".")...); got != want {

@@ -8,6 +8,7 @@ import (
 
 	"mig/audit"
 	"mig/fhir"
+	"mig/fhir/ips"
 )
 
 // metadata serves the CapabilityStatement: exactly what this server
@@ -43,7 +44,7 @@ func (s *Server) capabilities() fhir.CapabilityInput {
 	}
 	patientParam := fhir.CapabilitySearchParam{Name: "patient", Type: "reference", Doc: "Patient/<id> (required)"}
 	for _, typ := range typeNames() {
-		res := fhir.CapabilityResource{Type: typ, Interactions: []string{"read", "search-type"}}
+		res := fhir.CapabilityResource{Type: typ, Interactions: []string{"read", "search-type"}, SupportedProfiles: ips.SupportedProfiles[typ]}
 		if typ == "Patient" {
 			res.SearchParams = []fhir.CapabilitySearchParam{
 				{Name: "identifier", Type: "token", Doc: nhsSystem + "|<NHS number> (required; POST /fhir/Patient/_search keeps it out of URLs)"},
@@ -52,6 +53,7 @@ func (s *Server) capabilities() fhir.CapabilityInput {
 			res.Operations = []fhir.CapabilityOperation{
 				{Name: "everything", Definition: s.Base + "/OperationDefinition/mig-everything"},
 				{Name: "mig-view", Definition: s.Base + "/OperationDefinition/mig-view"},
+				{Name: "summary", Definition: s.Base + "/OperationDefinition/mig-summary"},
 			}
 		} else {
 			res.SearchParams = append(res.SearchParams, patientParam)

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"mig/adapters/record"
+	"mig/fhir/ips"
 )
 
 // migViewDefinition is the OperationDefinition of $mig-view, served where
@@ -96,6 +97,43 @@ func (s *Server) migEverythingDefinition() map[string]any {
 	}
 }
 
+// migSummaryDefinition is our $summary: the IPS summary operation (its
+// base) on one patient, with what differs said: instance level only (no
+// identifier), no graph, profile only the IPS Bundle profile.
+func (s *Server) migSummaryDefinition() map[string]any {
+	return map[string]any{
+		"resourceType": "OperationDefinition",
+		"id":           "mig-summary",
+		"url":          s.Base + "/OperationDefinition/mig-summary",
+		"version":      s.Version,
+		"name":         "MigIpsSummary",
+		"title":        "International Patient Summary of a patient's GP record",
+		"status":       "active",
+		"kind":         "operation",
+		"description": "The IPS summary operation on a GP record read live from the GP system: an IPS 2.0 document Bundle (Composition first, " +
+			"then the Patient, the gateway as author, and each section's resources once), under the access rules and audit of $everything. " +
+			"Sections: medication summary, allergies and intolerances, problems (from the summary view), immunisations (procedures view), " +
+			"results (investigations view), vital signs (examination view). A section is present only if the sharing agreement covers its view; " +
+			"the three the IPS requires are always present, with emptyReason withheld when not covered. Withheld items are said in the document: " +
+			"emptyReason withheld when all of a section's items were, a section note when some were, and a note on the Composition when anything " +
+			"of the record was. Narrative is generated from codes, displays, dates and values only. Served for one patient by id: the identifier " +
+			"and graph parameters are not served.",
+		"base":         ips.OperationSummary,
+		"affectsState": false,
+		"code":         "summary",
+		"resource":     []string{"Patient"},
+		"system":       false,
+		"type":         false,
+		"instance":     true,
+		"parameter": []map[string]any{
+			{"name": "profile", "use": "in", "min": 0, "max": "1", "type": "uri",
+				"documentation": "the document profile: only " + ips.ProfileBundle + " (the default)"},
+			{"name": "return", "use": "out", "min": 1, "max": "1", "type": "Bundle",
+				"documentation": "the IPS document Bundle"},
+		},
+	}
+}
+
 // operationDefinition serves GET /fhir/OperationDefinition/{id} (public, as
 // the CapabilityStatement is): the definitions of our own operations.
 func (s *Server) operationDefinition(c echo.Context) error {
@@ -105,6 +143,8 @@ func (s *Server) operationDefinition(c echo.Context) error {
 		def = s.migViewDefinition()
 	case "mig-everything":
 		def = s.migEverythingDefinition()
+	case "mig-summary":
+		def = s.migSummaryDefinition()
 	default:
 		return s.writeError(c, resourceNotFound("OperationDefinition"))
 	}

@@ -40,7 +40,8 @@ func (s *Server) routes(e *echo.Echo) {
 	read(f, "/AuditEvent/$export", s.auditExport)
 	read(f, "/AuditEvent/$export-status/:job", s.auditExportStatus)
 	read(f, "/AuditEvent/$export-file/:job", s.auditExportFile)
-	// Patient operations.
+	// Patient operations ($summary's static segment outranks :op).
+	read(f, "/Patient/:id/$summary", s.summary)
 	read(f, "/Patient/:id/:op", s.operation)
 	// Searches and reads of every type.
 	read(f, "/:type", s.search)

@@ -712,7 +712,8 @@ func TestConformanceWalk(t *testing.T) {
 						if p.Use != "in" {
 							continue
 						}
-						v := map[string]string{"view": "problems", "_count": "5", "start": "2015", "end": "2026-09-30", "_type": "Condition,Patient"}[p.Name]
+						v := map[string]string{"view": "problems", "_count": "5", "start": "2015", "end": "2026-09-30", "_type": "Condition,Patient",
+							"profile": "http://hl7.org/fhir/uv/ips/StructureDefinition/Bundle-uv-ips"}[p.Name]
 						if v == "" {
 							t.Errorf("no example value for $%s %s", op.Name, p.Name)
 							continue
