@@ -589,3 +589,31 @@ func TestCheckFails(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSummary: building and writing the summary of the long-history
+// record (550+ entries) beside writing every resource of it as
+// $everything does, in one run: the summary's cost as a ratio of that.
+func BenchmarkSummary(b *testing.B) {
+	_, res := story(b, "A99901", "gp2gp", "9990001030", fhir.TermPolicy{Filter: true})
+	in := input(res, record.AllViews())
+	b.Run("everything", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			for _, rs := range append([]fhir.Resource{res.Patient}, res.Resources...) {
+				if _, err := fhir.MarshalResource(copyOf(rs.Proto)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("summary", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			doc, err := Build(in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := fhir.MarshalResource(doc.Bundle); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
