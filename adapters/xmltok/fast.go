@@ -24,9 +24,11 @@ package xmltok
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode"
@@ -50,10 +52,32 @@ const (
 	rawOther // comment, processing instruction
 )
 
+// nsEntry is an open element: its name as written, and how many
+// namespace declarations it made (popElement undoes them).
 type nsEntry struct {
-	start        bool // an element (else a namespace undo record)
-	space, local string
-	ok           bool
+	name  *nameEntry
+	nbind int
+}
+
+// nsBind is a namespace declaration in scope, with the binding of its
+// prefix it hides (for the map, once there is one).
+type nsBind struct {
+	prefix, uri string
+	prev        string
+	prevOK      bool
+}
+
+// nsMapAfter is how many declarations in scope a linear search takes
+// before lookups go through a map (a document declaring thousands must not
+// make every element cost thousands).
+const nsMapAfter = 8
+
+// nameEntry is an interned name, with what encoding/xml's nsname makes of
+// it worked out once: ok when it has at most one colon, then its prefix
+// and local part, and the local part as the error path shows it.
+type nameEntry struct {
+	full, space, local, safe string
+	ok                       bool
 }
 
 type fastTok struct {
@@ -66,22 +90,28 @@ type fastTok struct {
 	needClose bool
 	closeSp   string
 	closeLoc  string
+	closeSafe string
 
-	ns    map[string]string
+	binds []nsBind          // declarations in scope, innermost last
+	defNS string            // the default namespace in scope ("" for none)
+	nsMap map[string]string // the same, once more than nsMapAfter
 	stk   []nsEntry
-	names map[string]string
-	cache [256]string
+	names map[string]*nameEntry
+	cache [512]*nameEntry // direct-mapped in front of names
+	vals  [512]string     // attribute values, direct-mapped
 	tbuf  []byte
-	abuf  []Attr
+	slab  []Attr // Start tokens' Attrs are carved from it (len 0, cap free)
 
 	// the token just read
-	space, local string
-	attrs        []Attr
-	text         []byte
+	entry              *nameEntry // a start tag's name
+	nsAttrs            bool       // a start tag has a prefixed or xmlns attribute
+	space, local, safe string
+	attrs              []Attr
+	text               []byte
 }
 
 func newFastTok(buf []byte) *fastTok {
-	return &fastTok{buf: buf, line: 1, ns: map[string]string{}, names: map[string]string{}}
+	return &fastTok{buf: buf, line: 1, names: map[string]*nameEntry{}}
 }
 
 // lineNo is encoding/xml's InputPos line: 1 + newlines before pos.
@@ -104,104 +134,192 @@ func (f *fastTok) syntax(msg string) error {
 
 func (f *fastTok) eof() error { return f.syntax("unexpected EOF") }
 
-// intern returns names as shared strings: a direct-mapped cache first
-// (comparing bytes costs less than hashing them), then a map.
-func (f *fastTok) intern(b []byte) string {
-	h := (uint(len(b))*31 + uint(b[0])*7 + uint(b[len(b)-1])*3 + uint(b[len(b)/2])) & 255
-	if s := f.cache[h]; s == string(b) && s != "" {
-		return s
+// lookup returns the interned entry of the name b, checking it (isName)
+// the first time only: a direct-mapped cache first (comparing bytes costs
+// less than hashing them), then a map. nil: b is not a name.
+func (f *fastTok) lookup(b []byte) *nameEntry {
+	h := hashBytes(b) & (uint(len(f.cache)) - 1)
+	if e := f.cache[h]; e != nil && e.full == string(b) {
+		return e
 	}
-	s, ok := f.names[string(b)]
-	if !ok {
-		s = string(b)
+	e := f.names[string(b)]
+	if e == nil {
+		if !isName(b) {
+			return nil
+		}
+		e = newNameEntry(string(b))
 		if len(f.names) < 4096 {
-			f.names[s] = s
+			f.names[e.full] = e
 		}
 	}
-	f.cache[h] = s
+	f.cache[h] = e
+	return e
+}
+
+// hashBytes is a cheap hash of a short byte string (non-empty): its first
+// and last eight bytes (fewer when shorter) and its length, mixed by one
+// multiplication; the top bits are the best, so callers mask after a shift.
+func hashBytes(b []byte) uint {
+	var x uint64
+	switch n := len(b); {
+	case n >= 8:
+		x = binary.LittleEndian.Uint64(b) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(b[n-8:]), 29)
+	case n >= 4:
+		x = uint64(binary.LittleEndian.Uint32(b)) | uint64(binary.LittleEndian.Uint32(b[n-4:]))<<32
+	default:
+		x = uint64(b[0]) | uint64(b[n/2])<<8 | uint64(b[n-1])<<16
+	}
+	x = (x ^ uint64(len(b))) * 0x9E3779B97F4A7C15
+	return uint(x >> 40)
+}
+
+// newNameEntry splits a name as encoding/xml's nsname does.
+func newNameEntry(s string) *nameEntry {
+	e := &nameEntry{full: s}
+	if strings.Count(s, ":") > 1 {
+		return e
+	}
+	e.ok = true
+	if sp, lo, found := strings.Cut(s, ":"); !found || sp == "" || lo == "" {
+		e.local = s
+	} else {
+		e.space, e.local = sp, lo
+	}
+	e.safe = safeName(e.local)
+	return e
+}
+
+// value returns an attribute value as a string, short ones through a
+// direct-mapped cache: extracts repeat their codes, code systems and
+// classes thousands of times.
+func (f *fastTok) value(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > 48 {
+		return string(b)
+	}
+	h := hashBytes(b) & (uint(len(f.vals)) - 1)
+	if s := f.vals[h]; s == string(b) {
+		return s
+	}
+	s := string(b)
+	f.vals[h] = s
 	return s
 }
 
-// next reads one token, as encoding/xml's Decoder.Token (Strict) would.
-func (f *fastTok) next() (rawKind, error) {
-	k, err := f.rawToken()
-	if err != nil {
-		if err == io.EOF && len(f.stk) > 0 {
-			err = f.eof()
-		}
-		return 0, err
+// lookupNS is the namespace a prefix is bound to, as encoding/xml's ns map
+// holds it.
+func (f *fastTok) lookupNS(prefix string) (string, bool) {
+	if f.nsMap != nil {
+		v, ok := f.nsMap[prefix]
+		return v, ok
 	}
-	switch k {
-	case rawStart:
+	for i := len(f.binds) - 1; i >= 0; i-- {
+		if f.binds[i].prefix == prefix {
+			return f.binds[i].uri, true
+		}
+	}
+	return "", false
+}
+
+// bind declares prefix as uri for the element just started, keeping the
+// undo record popElement replays.
+func (f *fastTok) bind(prefix, uri string) {
+	v, ok := f.lookupNS(prefix)
+	f.binds = append(f.binds, nsBind{prefix: prefix, uri: uri, prev: v, prevOK: ok})
+	if prefix == "" {
+		f.defNS = uri
+	}
+	if f.nsMap == nil && len(f.binds) > nsMapAfter {
+		f.nsMap = make(map[string]string, 2*len(f.binds))
+		for _, b := range f.binds {
+			f.nsMap[b.prefix] = b.uri
+		}
+	} else if f.nsMap != nil {
+		f.nsMap[prefix] = uri
+	}
+}
+
+// pushElement opens the start tag just read: its namespace declarations,
+// then its name's and attributes' namespaces. Decoder.Next calls rawToken,
+// then pushElement or popElement: encoding/xml's Token (Strict).
+func (f *fastTok) pushElement() {
+	nb := 0
+	if f.nsAttrs {
 		for _, a := range f.attrs {
 			if a.Space == "xmlns" {
-				v, ok := f.ns[a.Local]
-				f.stk = append(f.stk, nsEntry{space: v, local: a.Local, ok: ok})
-				f.ns[a.Local] = a.Value
+				f.bind(a.Local, a.Value)
+				nb++
 			}
 			if a.Space == "" && a.Local == "xmlns" {
-				v, ok := f.ns[""]
-				f.stk = append(f.stk, nsEntry{space: v, local: "", ok: ok})
-				f.ns[""] = a.Value
+				f.bind("", a.Value)
+				nb++
 			}
 		}
-		f.stk = append(f.stk, nsEntry{start: true, space: f.space, local: f.local})
-		f.space = f.translate(f.space, f.local, true)
+	}
+	f.stk = append(f.stk, nsEntry{name: f.entry, nbind: nb})
+	f.space = f.translate(f.space, f.local, true)
+	if f.nsAttrs {
 		for i := range f.attrs {
 			f.attrs[i].Space = f.translate(f.attrs[i].Space, f.attrs[i].Local, false)
 		}
-	case rawEnd:
-		if err := f.popElement(); err != nil {
-			return 0, err
-		}
 	}
-	return k, nil
 }
 
+// translate is encoding/xml's: the namespace of a prefix (space) as
+// declared, the default namespace for an element without one.
 func (f *fastTok) translate(space, local string, element bool) string {
-	switch {
-	case space == "xmlns":
-		return space
-	case space == "" && !element:
-		return space
-	case space == "xml":
-		space = "http://www.w3.org/XML/1998/namespace"
-	case space == "" && local == "xmlns":
-		return space
+	if space == "" {
+		if !element || local == "xmlns" {
+			return ""
+		}
+		return f.defNS // "" when none is declared (DefaultSpace is "")
 	}
-	if v, ok := f.ns[space]; ok {
+	switch space {
+	case "xmlns":
+		return space
+	case "xml":
+		space = "http://www.w3.org/XML/1998/namespace"
+	}
+	if v, ok := f.lookupNS(space); ok {
 		return v
 	}
-	return space // DefaultSpace is ""
+	return space
 }
 
 func (f *fastTok) popElement() error {
 	space, local := f.space, f.local
 	n := len(f.stk)
-	if n == 0 || !f.stk[n-1].start {
+	if n == 0 {
 		return f.syntax("unexpected end element </" + local + ">")
 	}
 	s := f.stk[n-1]
 	f.stk = f.stk[:n-1]
 	switch {
-	case s.local != local:
-		return f.syntax("element <" + s.local + "> closed by </" + local + ">")
-	case s.space != space:
+	case s.name.local != local:
+		return f.syntax("element <" + s.name.local + "> closed by </" + local + ">")
+	case s.name.space != space:
 		ns := space
 		if space == "" {
 			ns = `""`
 		}
-		return f.syntax("element <" + s.local + "> in space " + s.space +
+		return f.syntax("element <" + s.name.local + "> in space " + s.name.space +
 			" closed by </" + local + "> in space " + ns)
 	}
 	f.space = f.translate(space, local, true)
-	for len(f.stk) > 0 && !f.stk[len(f.stk)-1].start {
-		e := f.stk[len(f.stk)-1]
-		f.stk = f.stk[:len(f.stk)-1]
-		if e.ok {
-			f.ns[e.local] = e.space
-		} else {
-			delete(f.ns, e.local)
+	for ; s.nbind > 0; s.nbind-- {
+		b := f.binds[len(f.binds)-1]
+		f.binds = f.binds[:len(f.binds)-1]
+		if b.prefix == "" {
+			f.defNS = b.prev // "" when it was not declared
+		}
+		if f.nsMap != nil {
+			if b.prevOK {
+				f.nsMap[b.prefix] = b.prev
+			} else {
+				delete(f.nsMap, b.prefix)
+			}
 		}
 	}
 	return nil
@@ -243,7 +361,7 @@ func (f *fastTok) rawToken() (rawKind, error) {
 	}
 	if f.needClose {
 		f.needClose = false
-		f.space, f.local = f.closeSp, f.closeLoc
+		f.space, f.local, f.safe = f.closeSp, f.closeLoc, f.closeSafe
 		return rawEnd, nil
 	}
 	b, ok := f.getc()
@@ -264,7 +382,19 @@ func (f *fastTok) rawToken() (rawKind, error) {
 	}
 	switch b {
 	case '/':
-		space, local, ok := f.nsname()
+		// Mostly the name of the element open: compare it rather than
+		// read and look it up (the same bytes followed by a byte that
+		// ends a name are the name readName would read).
+		var e *nameEntry
+		if n := len(f.stk); n > 0 {
+			w := f.stk[n-1].name
+			if end := f.pos + len(w.full); end < len(f.buf) && nameStop[f.buf[end]] && string(f.buf[f.pos:end]) == w.full {
+				e, ok, f.pos = w, true, end
+			}
+		}
+		if e == nil {
+			e, ok = f.nsname()
+		}
 		if !ok {
 			if f.err == nil {
 				f.syntax("expected element name after </")
@@ -276,19 +406,20 @@ func (f *fastTok) rawToken() (rawKind, error) {
 			return 0, f.err
 		}
 		if b != '>' {
-			return 0, f.syntax("invalid characters between </" + local + " and >")
+			return 0, f.syntax("invalid characters between </" + e.local + " and >")
 		}
-		f.space, f.local = space, local
+		f.space, f.local, f.safe = e.space, e.local, e.safe
 		return rawEnd, nil
 
 	case '?':
-		target, ok := f.name()
+		te, ok := f.name()
 		if !ok {
 			if f.err == nil {
 				f.syntax("expected target name after <?")
 			}
 			return 0, f.err
 		}
+		target := te.full
 		f.skipSpace()
 		i := bytes.Index(f.buf[f.pos:], []byte("?>"))
 		if i < 0 {
@@ -362,15 +493,21 @@ func (f *fastTok) rawToken() (rawKind, error) {
 
 	// A start tag.
 	f.pos--
-	space, local, ok := f.nsname()
+	e, ok := f.nsname()
 	if !ok {
 		if f.err == nil {
 			f.syntax("expected element name after <")
 		}
 		return 0, f.err
 	}
-	attrs := f.abuf[:0]
+	// Attributes are read straight into the slab; a start tag with more
+	// than the slab holds gets its own array from append.
+	if cap(f.slab) < 16 {
+		f.slab = make([]Attr, 0, 512)
+	}
+	attrs := f.slab
 	empty := false
+	nsAttrs := false
 	for {
 		f.skipSpace()
 		if b, ok = f.mustgetc(); !ok {
@@ -390,12 +527,16 @@ func (f *fastTok) rawToken() (rawKind, error) {
 			break
 		}
 		f.pos--
-		var a Attr
-		if a.Space, a.Local, ok = f.nsname(); !ok {
+		ae, ok := f.nsname()
+		if !ok {
 			if f.err == nil {
 				f.syntax("expected attribute name in element")
 			}
 			return 0, f.err
+		}
+		a := Attr{Space: ae.space, Local: ae.local}
+		if ae.space != "" || ae.local == "xmlns" {
+			nsAttrs = true
 		}
 		f.skipSpace()
 		if b, ok = f.mustgetc(); !ok {
@@ -415,20 +556,23 @@ func (f *fastTok) rawToken() (rawKind, error) {
 		if !ok {
 			return 0, f.err
 		}
-		a.Value = string(data)
+		a.Value = f.value(data)
 		attrs = append(attrs, a)
 	}
-	f.abuf = attrs[:0]
+	n := len(attrs)
 	f.attrs = nil
-	if len(attrs) > 0 {
-		f.attrs = make([]Attr, len(attrs))
-		copy(f.attrs, attrs)
+	if n > 0 {
+		f.attrs = attrs[:n:n]
+		if n <= cap(f.slab) { // carved from the slab, not reallocated
+			f.slab = f.slab[n:n]
+		}
 	}
 	if empty {
 		f.needClose = true
-		f.closeSp, f.closeLoc = space, local
+		f.closeSp, f.closeLoc, f.closeSafe = e.space, e.local, e.safe
 	}
-	f.space, f.local = space, local
+	f.entry, f.nsAttrs = e, nsAttrs
+	f.space, f.local, f.safe = e.space, e.local, e.safe
 	return rawStart, nil
 }
 
@@ -503,16 +647,37 @@ func (f *fastTok) textRun(quote int, cdata bool) ([]byte, bool) {
 		}
 		i := start
 		check := false
-		for i < len(buf) {
-			c := stop[buf[i]]
-			if c == 0 {
+		q := swarLt // the text's own stops, repeated: no quote
+		if quote >= 0 {
+			q = uint64(quote) * swarL
+		}
+		// Eight bytes at a time while none needs a look; then the first
+		// that does, by the table.
+	scan:
+		for {
+			for i+8 <= len(buf) {
+				m := swarSpecial(binary.LittleEndian.Uint64(buf[i:]), q)
+				if m == 0 {
+					i += 8
+					continue
+				}
+				i += bits.TrailingZeros64(m) >> 3
+				switch stop[buf[i]] {
+				case 1:
+					break scan
+				case 2:
+					check = true
+				}
 				i++
-				continue
 			}
-			if c == 2 {
-				check = true
+			for i < len(buf) {
+				switch stop[buf[i]] {
+				case 1:
+					break scan
+				case 2:
+					check = true
+				}
 				i++
-				continue
 			}
 			break
 		}
@@ -532,6 +697,28 @@ func (f *fastTok) textRun(quote int, cdata bool) ([]byte, bool) {
 		return data, f.checkChars(data)
 	}
 	return f.textSlow(quote, cdata)
+}
+
+// SWAR (eight bytes in a uint64) constants for textRun: each byte of L
+// is 1, of H 0x80.
+const (
+	swarL  = 0x0101010101010101
+	swarH  = 0x8080808080808080
+	swarLt = uint64(0x3C3C3C3C3C3C3C3C) // '<' in each byte
+)
+
+// swarSpecial flags (high bit of the byte) bytes of x that textRun must
+// look at: below 0x20 (control characters, and tab, newline and carriage
+// return, which the table sorts out), 0x80 and above (UTF-8 to check), '<',
+// '&', ']' and the quote q (repeated in each byte). The lowest flag is
+// always a true one (the borrow of a subtraction only flags bytes above a
+// true one), which is all the caller uses.
+func swarSpecial(x, q uint64) uint64 {
+	// A byte equal to c is a zero byte of x^c: (v-L) &^ v flags zero
+	// bytes; (x-0x20...) &^ x flags bytes below 0x20; x itself, 0x80 and
+	// above. One mask at the end.
+	lt, amp, rsb, qq := x^swarLt, x^0x2626262626262626, x^0x5D5D5D5D5D5D5D5D, x^q
+	return ((x-0x2020202020202020)&^x | x | (lt-swarL)&^lt | (amp-swarL)&^amp | (rsb-swarL)&^rsb | (qq-swarL)&^qq) & swarH
 }
 
 // Byte classes for textRun's scan: 0 plain, 1 ends the fast run, 2 needs
@@ -756,31 +943,28 @@ func init() {
 	}
 }
 
-func (f *fastTok) name() (string, bool) {
+// name reads a name as encoding/xml's name (readName, then isName).
+func (f *fastTok) name() (*nameEntry, bool) {
 	s := f.pos
 	if !f.readName() {
-		return "", false
+		return nil, false
 	}
-	b := f.buf[s:f.pos]
-	if !isName(b) {
-		f.syntax("invalid XML name: " + string(b))
-		return "", false
+	e := f.lookup(f.buf[s:f.pos])
+	if e == nil {
+		f.syntax("invalid XML name: " + string(f.buf[s:f.pos]))
+		return nil, false
 	}
-	return f.intern(b), true
+	return e, true
 }
 
-func (f *fastTok) nsname() (space, local string, ok bool) {
-	s, ok := f.name()
-	if !ok {
-		return "", "", false
+// nsname reads a name as encoding/xml's nsname: false without an error
+// for a name with more than one colon (the caller says what it expected).
+func (f *fastTok) nsname() (*nameEntry, bool) {
+	e, ok := f.name()
+	if !ok || !e.ok {
+		return nil, false
 	}
-	if strings.Count(s, ":") > 1 {
-		return "", "", false
-	} else if sp, lo, ok := strings.Cut(s, ":"); !ok || sp == "" || lo == "" {
-		return "", s, true
-	} else {
-		return sp, lo, true
-	}
+	return e, true
 }
 
 func isName(s []byte) bool {

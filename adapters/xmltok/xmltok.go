@@ -168,9 +168,68 @@ func (d *Decoder) errorf(tooLarge bool, format string, args ...any) *Error {
 // Next returns the next token, or io.EOF after the root element closes.
 // Comments and processing instructions are skipped; a DOCTYPE is an error.
 func (d *Decoder) Next() (Token, error) {
-	if d.d == nil {
-		return d.nextFast()
+	if d.d != nil {
+		return d.nextStd()
 	}
+	// The fast path: the same rules over fastTok's tokens, here rather
+	// than in a function of its own, which would copy every Token once more.
+	if d.ferr != nil {
+		return Token{}, d.ferr
+	}
+	f := d.f
+	for {
+		k, err := f.rawToken() // fastTok.next, inline
+		if err == nil {
+			switch k {
+			case rawStart:
+				f.pushElement()
+			case rawEnd:
+				err = f.popElement()
+			}
+		} else if err == io.EOF && len(f.stk) > 0 {
+			err = f.eof()
+		}
+		if err != nil {
+			if err == io.EOF {
+				if len(d.stack) > 0 {
+					return Token{}, d.errorf(false, "unexpected end of document")
+				}
+				if d.elements == 0 {
+					return Token{}, &Error{Line: d.Line(), Reason: "empty document"}
+				}
+				return Token{}, io.EOF
+			}
+			return Token{}, d.errorf(false, "%s", reason(err))
+		}
+		switch k {
+		case rawStart:
+			d.elements++
+			if d.elements > d.lim.MaxElements {
+				return Token{}, d.errorf(true, "more than %d elements", d.lim.MaxElements)
+			}
+			if len(d.stack) >= d.lim.MaxDepth {
+				return Token{}, d.errorf(true, "nesting deeper than %d", d.lim.MaxDepth)
+			}
+			d.stack = append(d.stack, f.safe)
+			return Token{Kind: Start, Space: f.space, Local: f.local, Attrs: f.attrs}, nil
+		case rawEnd:
+			if len(d.stack) > 0 {
+				d.stack = d.stack[:len(d.stack)-1]
+			}
+			return Token{Kind: End, Space: f.space, Local: f.local}, nil
+		case rawText:
+			if len(d.stack) == 0 {
+				continue
+			}
+			return Token{Kind: Text, Text: f.text}, nil
+		case rawDirective:
+			return Token{}, d.errorf(false, "DOCTYPE and other declarations are not accepted")
+		}
+	}
+}
+
+// nextStd is Next on the encoding/xml path.
+func (d *Decoder) nextStd() (Token, error) {
 	for {
 		tok, err := d.d.Token()
 		if err != nil {
@@ -449,51 +508,4 @@ func newFastDecoder(r io.Reader, lim Limits) *Decoder {
 	buf = bytes.TrimPrefix(buf, []byte{0xEF, 0xBB, 0xBF})
 	d.f = newFastTok(buf)
 	return d
-}
-
-// nextFast is Next on the fast path: the same rules over fastTok's tokens.
-func (d *Decoder) nextFast() (Token, error) {
-	if d.ferr != nil {
-		return Token{}, d.ferr
-	}
-	for {
-		k, err := d.f.next()
-		if err != nil {
-			if err == io.EOF {
-				if len(d.stack) > 0 {
-					return Token{}, d.errorf(false, "unexpected end of document")
-				}
-				if d.elements == 0 {
-					return Token{}, &Error{Line: d.Line(), Reason: "empty document"}
-				}
-				return Token{}, io.EOF
-			}
-			return Token{}, d.errorf(false, "%s", reason(err))
-		}
-		f := d.f
-		switch k {
-		case rawStart:
-			d.elements++
-			if d.elements > d.lim.MaxElements {
-				return Token{}, d.errorf(true, "more than %d elements", d.lim.MaxElements)
-			}
-			if len(d.stack) >= d.lim.MaxDepth {
-				return Token{}, d.errorf(true, "nesting deeper than %d", d.lim.MaxDepth)
-			}
-			d.stack = append(d.stack, safeName(f.local))
-			return Token{Kind: Start, Space: f.space, Local: f.local, Attrs: f.attrs}, nil
-		case rawEnd:
-			if len(d.stack) > 0 {
-				d.stack = d.stack[:len(d.stack)-1]
-			}
-			return Token{Kind: End, Space: f.space, Local: f.local}, nil
-		case rawText:
-			if len(d.stack) == 0 {
-				continue
-			}
-			return Token{Kind: Text, Text: f.text}, nil
-		case rawDirective:
-			return Token{}, d.errorf(false, "DOCTYPE and other declarations are not accepted")
-		}
-	}
 }
