@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -87,7 +88,7 @@ type ExportJob struct {
 	Since    time.Time `json:"since"`
 	AfterSeq uint64    `json:"afterSeq"`
 	Status   string    `json:"status"`
-	Output   string    `json:"output,omitempty"` // .ndjson file path, once complete
+	Output   string    `json:"output,omitempty"` // where the .ndjson file is (ExportFile.Commit), once complete
 	Error    string    `json:"error,omitempty"`  // content-free reason, when failed
 	Last     uint64    `json:"last"`             // last Seq written
 	Count    uint64    `json:"count"`
@@ -106,20 +107,42 @@ type JobStore interface {
 	ClaimJob(ctx context.Context, now, staleBefore time.Time) (*ExportJob, error)
 }
 
+// ExportFiles keeps the finished files of export jobs where every node
+// that may be asked for a job can read them: a directory (ExportDir, beside
+// a bbolt store) or the database (audit/pg).
+type ExportFiles interface {
+	// Create starts job id's file. Nothing of it can be opened before
+	// Commit; Abort discards it. A later Create for the same id (another
+	// worker re-running a stale job) replaces it when it commits.
+	Create(ctx context.Context, id string) (ExportFile, error)
+	// Open reads job id's committed file (ENOTFOUND when there is none).
+	Open(ctx context.Context, id string) (io.ReadCloser, error)
+}
+
+// ExportFile is one export file being written.
+type ExportFile interface {
+	io.Writer
+	// Commit makes the file durable and readable, and returns where it is
+	// (ExportJob.Output).
+	Commit(ctx context.Context) (string, error)
+	// Abort discards what was written.
+	Abort()
+}
+
 // ExportJobs runs exports: Kickoff records a job, a worker (Work or RunNext,
-// on any node) claims and runs it, Status reads it. No state is kept in the
-// process.
+// on any node) claims and runs it, Status reads it, Open reads its file. No
+// state is kept in the process.
 type ExportJobs struct {
 	jobs  JobStore
 	store Store
-	dir   string
+	files ExportFiles
 	now   func() time.Time
 	lease time.Duration
 }
 
-// NewExportJobs returns the export runner writing .ndjson files under dir.
-func NewExportJobs(jobs JobStore, store Store, dir string) *ExportJobs {
-	return &ExportJobs{jobs: jobs, store: store, dir: dir, now: time.Now, lease: 5 * time.Minute}
+// NewExportJobs returns the export runner writing .ndjson files to files.
+func NewExportJobs(jobs JobStore, store Store, files ExportFiles) *ExportJobs {
+	return &ExportJobs{jobs: jobs, store: store, files: files, now: time.Now, lease: 5 * time.Minute}
 }
 
 func newID() string {
@@ -164,7 +187,6 @@ func (x *ExportJobs) RunNext(ctx context.Context) (bool, error) {
 }
 
 func (x *ExportJobs) run(ctx context.Context, j *ExportJob) error {
-	final := filepath.Join(x.dir, j.ID+".ndjson")
 	fail := func(msg string, cause error) error {
 		j.Status, j.Error, j.Updated = JobFailed, msg, x.now().UTC()
 		if err := x.jobs.PutJob(context.WithoutCancel(ctx), j); err != nil {
@@ -172,12 +194,13 @@ func (x *ExportJobs) run(ctx context.Context, j *ExportJob) error {
 		}
 		return &mig.Error{Code: mig.EINTERNAL, Message: msg, Err: cause}
 	}
-	f, err := os.CreateTemp(x.dir, j.ID+".*.tmp")
+	f, err := x.files.Create(ctx, j.ID)
 	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
 		return fail("export file could not be created", err)
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
 	lastBeat := x.now()
 	last, err := WriteNDJSON(ctx, x.store, f, j.Since, j.AfterSeq, func(seq, n uint64) {
 		j.Last, j.Count = seq, n
@@ -187,26 +210,108 @@ func (x *ExportJobs) run(ctx context.Context, j *ExportJob) error {
 			_ = x.jobs.PutJob(ctx, j) // heartbeat; a failure only risks a re-run
 		}
 	})
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
+		f.Abort()
 		if errors.Is(err, context.Canceled) {
 			return err // left running: another worker takes it over after the lease
 		}
 		return fail("export could not be written", err)
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		return fail("export file could not be moved into place", err)
+	out, err := f.Commit(ctx)
+	if err != nil {
+		f.Abort()
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return fail("export file could not be stored", err)
 	}
-	j.Status, j.Output, j.Last, j.Updated = JobComplete, final, last, x.now().UTC()
+	j.Status, j.Output, j.Last, j.Updated = JobComplete, out, last, x.now().UTC()
 	if err := x.jobs.PutJob(ctx, j); err != nil {
 		return fmt.Errorf("export job state: %w", err)
 	}
 	return nil
+}
+
+// Open reads a complete job's file (ENOTFOUND when the job is unknown or
+// not complete).
+func (x *ExportJobs) Open(ctx context.Context, id string) (io.ReadCloser, error) {
+	j, err := x.jobs.GetJob(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status != JobComplete {
+		return nil, mig.Errorf(mig.ENOTFOUND, "export file not ready")
+	}
+	return x.files.Open(ctx, j.ID)
+}
+
+// ExportDir keeps export files in dir (one node's data directory, beside
+// a bbolt store): written to a temporary file, fsync'd, then renamed to
+// <id>.ndjson.
+func ExportDir(dir string) ExportFiles { return exportDir(dir) }
+
+type exportDir string
+
+// exportName checks that id is a job id (a UUID's characters only), so it
+// names a file inside the directory.
+func exportName(id string) error {
+	if id == "" || len(id) > 64 {
+		return mig.Errorf(mig.ENOTFOUND, "no export with that id")
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c == '-') {
+			return mig.Errorf(mig.ENOTFOUND, "no export with that id")
+		}
+	}
+	return nil
+}
+
+func (d exportDir) Create(ctx context.Context, id string) (ExportFile, error) {
+	if err := exportName(id); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(string(d), id+".*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	return &dirFile{f: f, final: filepath.Join(string(d), id+".ndjson")}, nil
+}
+
+func (d exportDir) Open(ctx context.Context, id string) (io.ReadCloser, error) {
+	if err := exportName(id); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(string(d), id+".ndjson"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, mig.Errorf(mig.ENOTFOUND, "export file not found")
+	}
+	return f, err
+}
+
+type dirFile struct {
+	f     *os.File
+	final string
+}
+
+func (w *dirFile) Write(p []byte) (int, error) { return w.f.Write(p) }
+
+func (w *dirFile) Commit(ctx context.Context) (string, error) {
+	err := w.f.Sync()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(w.f.Name(), w.final)
+	}
+	if err != nil {
+		return "", err
+	}
+	return w.final, nil
+}
+
+func (w *dirFile) Abort() {
+	w.f.Close()
+	os.Remove(w.f.Name())
 }
 
 // Work runs queued jobs until ctx ends, polling every poll.

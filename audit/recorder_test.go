@@ -253,7 +253,7 @@ func TestExportAndReport(t *testing.T) {
 	}
 	// Async job.
 	dir := t.TempDir()
-	jobs := audit.NewExportJobs(s, s, dir)
+	jobs := audit.NewExportJobs(s, s, audit.ExportDir(dir))
 	j, err := jobs.Kickoff(ctx, time.Time{}, 2000)
 	if err != nil {
 		t.Fatal(err)

@@ -155,6 +155,16 @@ type attrs struct {
 	practice  string
 }
 
+func toAttrs(a audit.Attrs) attrs {
+	return attrs{time: a.Time, emergency: a.Emergency, outcome: a.Outcome, subtype: a.Subtype,
+		nhs: a.NHSNumber, user: a.UserID, org: a.OrgODS, practice: a.Practice}
+}
+
+func (a *attrs) audit() audit.Attrs {
+	return audit.Attrs{Time: a.time, Emergency: a.emergency, Outcome: a.outcome, Subtype: a.subtype,
+		NHSNumber: a.nhs, UserID: a.user, OrgODS: a.org, Practice: a.practice}
+}
+
 func (a *attrs) marshal() []byte {
 	b := make([]byte, 9, 64)
 	binary.BigEndian.PutUint64(b, uint64(a.time))
@@ -313,11 +323,7 @@ func (s *Store) Append(ctx context.Context, events ...*audit.Event) ([]*audit.St
 		if err != nil {
 			return nil, &mig.Error{Code: mig.EINTERNAL, Message: "audit event could not be encoded", Err: err}
 		}
-		sub := e.Subtype
-		prep[i] = prepared{id: id, body: body, attrs: attrs{
-			time: e.Time.UnixNano(), emergency: e.PurposeOfUse == "ETREAT" || e.Emergency != "" || e.Subtype == audit.SubtypeEmergencyOverride,
-			outcome: orSuccess(e.Outcome), subtype: sub, nhs: e.NHSNumber, user: e.UserID, org: e.OrgODS, practice: e.Practice,
-		}}
+		prep[i] = prepared{id: id, body: body, attrs: toAttrs(audit.EventAttrs(e))}
 	}
 	var out []*audit.Stored
 	fn := func(tx *bolt.Tx) error {
@@ -376,13 +382,6 @@ func (s *Store) Append(ctx context.Context, events ...*audit.Event) ([]*audit.St
 		return nil, unavailable("audit record could not be stored", err)
 	}
 	return out, nil
-}
-
-func orSuccess(o string) string {
-	if o == "" {
-		return audit.OutcomeSuccess
-	}
-	return o
 }
 
 // Get returns the event with the AuditEvent id (ENOTFOUND when absent).
@@ -505,10 +504,7 @@ var (
 )
 
 // CheckpointPlace is where a store's checkpoint log and public key are.
-type CheckpointPlace struct {
-	Log       string
-	PublicKey string
-}
+type CheckpointPlace = audit.CheckpointPlace
 
 // SetCheckpointPlace records where the checkpoint log and public key are.
 func (s *Store) SetCheckpointPlace(ctx context.Context, p CheckpointPlace) error {

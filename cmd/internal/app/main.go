@@ -228,7 +228,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
-	jobs := audit.NewExportJobs(m.audit, m.audit, exportDir)
+	var files audit.ExportFiles = audit.ExportDir(exportDir)
+	if f, ok := any(m.audit).(audit.ExportFiles); ok {
+		files = f // kept in the database (audit/pg): any node serves any job
+	}
+	jobs := audit.NewExportJobs(m.audit, m.audit, files)
 
 	srv := &rest.Server{
 		Verifier:      verifier,
@@ -453,14 +457,7 @@ func (x exporter) Status(ctx context.Context, id string) (*rest.ExportStatus, er
 }
 
 func (x exporter) Open(ctx context.Context, id string) (io.ReadCloser, error) {
-	j, err := x.jobs.Status(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if j.Output == "" {
-		return nil, mig.Errorf(mig.ENOTFOUND, "export file not ready")
-	}
-	return os.Open(j.Output)
+	return x.jobs.Open(ctx, id)
 }
 
 // setUpDev starts what the embedded demo needs before validation: the
