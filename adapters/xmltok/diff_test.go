@@ -57,6 +57,14 @@ func diffSeeds(tb testing.TB) [][]byte {
 		"<a x='&lt;&#x41;&#66;&amp;&quot;&apos;&gt;'>&#x10FFFF;<![CDATA[<not>]]]]><![CDATA[]]>\r\n\rx</a>",
 		"<a><!-- c --><?pi data?>t]]>t</a>", `<a b="1" b="2"/>`, `<a/><b/>text`, "<a>\x01</a>", `<a>&#0;</a>`,
 		`<x:a xmlns:x="u"></y:a>`, `<xml:a xml:lang="en"/>`, `<a xmlns:p="1"><p:b xmlns:p="2"/><p:c/></a>`,
+		// More declarations in scope than the linear search takes, so
+		// lookups go through the map: redeclared, undone, the default
+		// namespace changed and restored, a prefix bound twice on one tag.
+		`<r xmlns="d0" xmlns:a="1" xmlns:b="2" xmlns:c="3" xmlns:d="4" xmlns:e="5" xmlns:f="6" xmlns:g="7" xmlns:h="8">` +
+			`<a:x a:y="1" xmlns:a="9" xmlns="d1"><x xmlns:i="10" i:z="2"/><h:w/></a:x><a:x/><x/>` +
+			`<q xmlns:j="11" xmlns:j="12"><j:k/></q><i:x/></r>`,
+		"<a>long text with no markup at all, then an \u00e9 and \u00e8 and a tab\there; and \"quotes\" 'both'</a>",
+		`<a v="an attribute value longer than forty-eight bytes, so it is never interned" w='é' x="]]>"/>`,
 	} {
 		out = append(out, []byte(s))
 	}
