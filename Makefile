@@ -6,6 +6,7 @@ BIN     := bin
 ADDR    ?= 127.0.0.1:8080
 GPSIM   ?= 127.0.0.1:8091
 VIEWER  ?= 127.0.0.1:8082
+OPS     ?= 127.0.0.1:9090
 DATA    ?= var/dev
 FUZZTIME ?= 30s
 
@@ -39,7 +40,7 @@ run: build viewer-deps
 	@mkdir -p $(DATA)
 	@$(BIN)/gpsim -addr $(GPSIM) -dir testdata/A99902 -notifications $(DATA)/gpsim-notifications.ndjson >$(DATA)/gpsim.log 2>&1 & gpsim=$$!; \
 	  echo "gpsim (EMIS practice A99902 over HTTP) on http://$(GPSIM), pid $$gpsim"; \
-	  $(BIN)/migd -dev -addr $(ADDR) -data $(DATA) -dev-gpsim http://$(GPSIM) & migd=$$!; \
+	  $(BIN)/migd -dev -addr $(ADDR) -ops-addr $(OPS) -data $(DATA) -dev-gpsim http://$(GPSIM) & migd=$$!; \
 	  trap 'kill $$gpsim $$migd $$srv 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/srv -dev -addr $(VIEWER) -gateway http://$(ADDR) -data $(DATA) 2>>$(DATA)/srv.log & srv=$$!; \
 	  wait $$migd

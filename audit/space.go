@@ -95,3 +95,7 @@ func (s *Space) Level() SpaceLevel {
 	}
 	return level
 }
+
+// FreeBytes returns the bytes available to an unprivileged writer on dir's
+// file system (what the floors are compared with), for the metrics.
+func FreeBytes(dir string) (uint64, error) { return freeBytes(dir) }

@@ -5,6 +5,7 @@
 //	migctl agreement add|list|show|history|suspend|end|activate|import|export ...
 //	migctl audit verify|export|report ...
 //	migctl consent-report --practice DIR_OR_URL ...
+//	migctl version
 //
 // Every command prints its result on standard output and a one-line reason
 // on standard error with a non-zero exit status when it fails.
@@ -39,6 +40,7 @@ commands:
   agreement       manage Information Sharing Agreements
   audit           verify, export and summarise the audit trail
   consent-report  list a practice's patients RIG asked to be set to share who have no consent recorded
+  version         print the version, VCS revision and Go version
 
 Run 'migctl COMMAND -h' for a command's flags.
 `
@@ -51,6 +53,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"agreement":      cmdAgreement,
 	"audit":          cmdAudit,
 	"consent-report": cmdConsentReport,
+	"version":        cmdVersion,
 }
 
 func main() {
@@ -315,3 +318,17 @@ func cmdMap(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 const offlineBase = "https://migctl.invalid/fhir"
+
+// cmdVersion prints migctl's build: version, VCS revision, Go version.
+func cmdVersion(_ context.Context, args []string, stdout, _ io.Writer) error {
+	fs := newFlags("version")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("version takes no arguments")
+	}
+	_, err = fmt.Fprintln(stdout, "migctl", app.ReadBuildInfo())
+	return err
+}

@@ -3,6 +3,7 @@
 //	migd -config FILE            run a deployment described by FILE (JSON; see README)
 //	migd -dev                    run the embedded demo (bbolt under ./var/dev, synthetic
 //	                             practices from testdata/, a loopback identity provider)
+//	migd -version                print the version, VCS revision and Go version
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,6 +23,9 @@ import (
 )
 
 func main() { os.Exit(exitCode(run(os.Args[1:]))) }
+
+// stdout is where -version prints (a test's buffer).
+var stdout io.Writer = os.Stdout
 
 // exitCode is 0 for success and for -h (the usage was asked for, and
 // printed), else the error on stderr and 1.
@@ -43,11 +48,17 @@ func run(args []string) error {
 	idpAddr := fs.String("dev-idp-addr", "", "with -dev: identity provider address (default: the gateway's port + 1 on 127.0.0.1)")
 	gpsimURL := fs.String("dev-gpsim", "", "with -dev: URL of a running gpsim serving A99902 (default: start one in-process)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	opsAddr := fs.String("ops-addr", "", "ops listen address for /metrics, /healthz and /readyz (default: the config's opsAddr; none without it)")
+	version := fs.Bool("version", false, "print the version, VCS revision and Go version, and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *version {
+		_, err := fmt.Fprintln(stdout, "migd", app.ReadBuildInfo())
+		return err
 	}
 	if !*dev && *configPath == "" {
 		return fmt.Errorf("give -config FILE for a deployment, or -dev for the embedded demo")
@@ -79,6 +90,9 @@ func run(args []string) error {
 	if *logLevel != "" {
 		m.Config.LogLevel = *logLevel
 	}
+	if *opsAddr != "" {
+		m.Config.OpsAddr = *opsAddr
+	}
 	lvl, err := zerolog.ParseLevel(strings.ToLower(m.Config.LogLevel))
 	if err != nil {
 		return fmt.Errorf("log level %q: use debug, info, warn or error", m.Config.LogLevel)
@@ -107,6 +121,7 @@ MIG gateway (development mode) is serving.
   Identity provider %[2]s  (development only: loopback, demo users)
   EMIS practice     A99902 over HTTP via gpsim at %[3]s
   Data              %[4]s
+  Ops (metrics)     %[5]s
 
 Get a token (an A&E clinician, organisation RX999, inside the demo agreement):
 
@@ -114,5 +129,12 @@ Get a token (an A&E clinician, organisation RX999, inside the demo agreement):
 
 Then record the patient's consent to view and read the record: README.md, "Quick start".
 Press Ctrl-C to stop.
-`, m.URL, m.Issuer, m.GPSimURL, m.Config.DataDir)
+`, m.URL, m.Issuer, m.GPSimURL, m.Config.DataDir, opsLine(m))
+}
+
+func opsLine(m *app.Main) string {
+	if m.OpsURL == "" {
+		return "off (-ops-addr 127.0.0.1:9090 serves /metrics, /healthz, /readyz)"
+	}
+	return m.OpsURL + "/metrics  (and /healthz, /readyz)"
 }

@@ -1,6 +1,14 @@
 package main
 
-import "testing"
+import (
+	"bytes"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+
+	"mig/cmd/internal/app"
+)
 
 // TestExitCode: asking for help is a success; a bad flag or a missing mode
 // is not.
@@ -20,5 +28,20 @@ func TestExitCode(t *testing.T) {
 		if got := exitCode(run(tc.args)); got != tc.want {
 			t.Errorf("migd %v: exit %d, want %d", tc.args, got, tc.want)
 		}
+	}
+}
+
+// TestVersion: -version prints one line naming the gateway's version and
+// the Go version, and starts nothing.
+func TestVersion(t *testing.T) {
+	var buf bytes.Buffer
+	stdout = &buf
+	defer func() { stdout = os.Stdout }()
+	if err := run([]string{"-version"}); err != nil {
+		t.Fatal(err)
+	}
+	line := buf.String()
+	if !strings.HasPrefix(line, "migd "+app.Version+" (module ") || !strings.Contains(line, runtime.Version()) || strings.Count(line, "\n") != 1 {
+		t.Errorf("migd -version printed %q", line)
 	}
 }

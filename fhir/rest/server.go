@@ -85,6 +85,19 @@ type Server struct {
 	// ExportWriteTimeout is the streaming AuditEvent $export's (default 30 min).
 	WriteTimeout       time.Duration
 	ExportWriteTimeout time.Duration
+
+	// Observer, if set, is told of every request as it starts and as it
+	// is answered (the node's metrics, wired in cmd/internal/app).
+	Observer RequestObserver
+}
+
+// RequestObserver watches requests. It is given content-free values only:
+// the method (a standard method or OTHER), the route template (never the
+// path or query, which may hold NHS numbers; "" when no route matched), the
+// status and the refusing rule ("" when none refused).
+type RequestObserver interface {
+	RequestStarted()
+	RequestFinished(method, route string, status int, rule string, took time.Duration)
 }
 
 // Defaults of the request caps and write timeouts.
@@ -286,6 +299,13 @@ func headerBytes(req *http.Request) int {
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		if s.Observer != nil {
+			s.Observer.RequestStarted()
+			defer func() { // also when a handler's http.ErrAbortHandler unwinds
+				rule, _ := c.Get(keyRule).(string)
+				s.Observer.RequestFinished(logMethod(c.Request().Method), c.Path(), c.Response().Status, rule, time.Since(start))
+			}()
+		}
 		err := next(c)
 		if err != nil {
 			c.Error(err)

@@ -12,7 +12,6 @@ import (
 
 	"mig"
 	"mig/audit"
-	auditbolt "mig/audit/bolt"
 )
 
 // AuditConfig is the "audit" block of the configuration.
@@ -105,20 +104,16 @@ func (m *Main) startCheckpoints(ctx context.Context) (err error) {
 		latest = lr.Latest
 	}
 	if err := audit.CheckChain(ctx, m.audit, latest); err != nil {
-		return fmt.Errorf("audit store refused: %v (checkpoint log %s); refusing to serve; run migctl audit verify -data %s", mig.ErrorMessage(err), cc.Log, cfg.DataDir)
+		return fmt.Errorf("audit store refused: %v (checkpoint log %s); refusing to serve; run %s", mig.ErrorMessage(err), cc.Log, m.verifyCommand())
 	}
 	// Hashes and links of every record; attributes and index entries of
 	// the records after the checkpoint (decoding every body would take
 	// minutes on a large store: audit/BENCHMARKS.md). migctl audit verify
 	// checks everything.
 	start := time.Now()
-	rep, err := m.audit.Verify(ctx, auditbolt.VerifyOptions{Checkpoint: latest, AfterCheckpoint: true})
+	records, err := m.stores.verify(ctx, latest)
 	if err != nil {
-		return fmt.Errorf("audit store could not be verified: %v", err)
-	}
-	if !rep.OK() {
-		p, _ := rep.First()
-		return fmt.Errorf("audit store refused: %d problems, first %s at seq %d: %s; refusing to serve; run migctl audit verify -data %s", rep.ProblemsTotal, p.Kind, p.Seq, p.Detail, cfg.DataDir)
+		return err
 	}
 	abs := func(p string) string {
 		if a, err := filepath.Abs(p); err == nil {
@@ -126,7 +121,7 @@ func (m *Main) startCheckpoints(ctx context.Context) (err error) {
 		}
 		return p
 	}
-	if err := m.audit.SetCheckpointPlace(ctx, auditbolt.CheckpointPlace{Log: abs(cc.Log), PublicKey: abs(pubPath)}); err != nil {
+	if err := m.stores.setCheckpointPlace(ctx, abs(cc.Log), abs(pubPath)); err != nil {
 		return err
 	}
 	m.ckpt = audit.NewCheckpointer(m.audit, key, cc.Log, latest, audit.CheckpointerOptions{
@@ -139,7 +134,7 @@ func (m *Main) startCheckpoints(ctx context.Context) (err error) {
 		},
 	})
 	ev := m.Log.Info().Str("checkpoint_log", cc.Log).Str("checkpoint_key_id", audit.KeyID(key.Public().(ed25519.PublicKey))).
-		Uint64("verified_records", rep.Records).Dur("verify_took", time.Since(start))
+		Uint64("verified_records", records).Dur("verify_took", time.Since(start))
 	if latest != nil {
 		ev = ev.Uint64("checkpoint_seq", latest.Seq)
 	}

@@ -29,6 +29,15 @@ type Config struct {
 	KeyFile   string `json:"keyFile"`   // 64 random bytes (hex) for resource ids and cursors; default <dataDir>/gateway.key
 	LogLevel  string `json:"logLevel"`  // debug, info, warn, error
 
+	// OpsAddr is the ops listener (/metrics, /healthz, /readyz); empty:
+	// none. Store, StoreTLS, StoreMaxConns and NodeID: where the stores
+	// live and who this node is (store.go).
+	OpsAddr       string         `json:"opsAddr"`
+	Store         string         `json:"store"`
+	StoreTLS      StoreTLSConfig `json:"storeTls"`
+	StoreMaxConns int            `json:"storeMaxConns"`
+	NodeID        string         `json:"nodeId"`
+
 	// TrustedProxies are CIDR ranges of reverse proxies in front of the
 	// gateway; only their X-Forwarded-For is believed for the source
 	// address the audit trail records.
@@ -222,6 +231,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Sprintf("launch.clients[%d] needs id and jwksFile", i))
 		}
 	}
+	errs = append(errs, c.validateStore()...)
 	switch c.Demographics.Source {
 	case "practice":
 	case "pds":

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,18 +20,16 @@ import (
 	"mig"
 	"mig/adapters"
 	"mig/adapters/locator"
-	locbolt "mig/adapters/locator/bolt"
 	"mig/adapters/record"
 	"mig/adapters/source"
 	"mig/adapters/source/gpsim"
 	"mig/audit"
-	auditbolt "mig/audit/bolt"
 	"mig/consent"
-	consentbolt "mig/consent/bolt"
 	"mig/consent/devidp"
 	"mig/consent/oidc"
 	"mig/fhir"
 	"mig/fhir/rest"
+	"mig/internal/metrics"
 )
 
 // Version is the gateway's version, set at build time with -ldflags.
@@ -58,14 +54,20 @@ type Main struct {
 	IdP      *devidp.Provider
 	GPSimURL string
 
+	OpsURL string // http://host:port of the ops listener ("" without opsAddr)
+
 	server     *http.Server
+	ops        *http.Server
 	gpsim      *http.Server
-	audit      *auditbolt.Store
+	stores     *stores
+	audit      auditStore
 	ckpt       *audit.Checkpointer
 	recorder   *audit.Recorder
-	consents   *consentbolt.DB
-	index      *locbolt.Index
+	consents   consentStores
+	index      locatorIndex
 	practices  map[string]*source.Practice
+	metrics    *metrics.Metrics
+	health     *readiness
 	agreements consent.AgreementStore
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
@@ -122,7 +124,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
-	key, err := loadKey(cfg.KeyFile, filepath.Join(cfg.DataDir, "gateway.key"))
+	// The ops listener answers /healthz and /readyz ("starting") from now
+	// on, while the audit chain is verified.
+	if err := m.startOps(); err != nil {
+		ln.Close()
+		return err
+	}
+
+	key, err := m.gatewayKey()
 	if err != nil {
 		ln.Close()
 		return err
@@ -132,24 +141,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
+	m.health.set(checkKey, nil)
 
-	// Stores: each a bbolt file behind its domain interface.
-	if m.audit, err = auditbolt.Open(filepath.Join(cfg.DataDir, "audit.db"), auditbolt.Options{}); err != nil {
+	// Stores: bbolt files in the data directory, or PostgreSQL.
+	if m.stores, err = m.openStores(ctx); err != nil {
 		ln.Close()
-		return storeError("audit store", cfg.DataDir, err)
+		return err
 	}
+	m.audit, m.consents, m.index = m.stores.audit, m.stores.consents, m.stores.index
 	if err := m.startCheckpoints(ctx); err != nil { // signed checkpoints: refuse a cut or rewritten chain
 		ln.Close()
 		return err
 	}
-	if m.consents, err = consentbolt.Open(filepath.Join(cfg.DataDir, "consent.db")); err != nil {
-		ln.Close()
-		return storeError("consent store", cfg.DataDir, err)
-	}
-	if m.index, err = locbolt.Open(filepath.Join(cfg.DataDir, "locator.db")); err != nil {
-		ln.Close()
-		return storeError("patient index", cfg.DataDir, err)
-	}
+	m.health.set(checkStores, nil)
 	m.agreements = m.consents.Agreements()
 	if m.Dev {
 		if err := m.seedDev(ctx); err != nil {
@@ -163,6 +167,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
+	m.instrument()
 	sources := map[string]source.Source{}
 	for ods, p := range m.practices {
 		sources[ods] = p.Source
@@ -171,6 +176,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Refresh:             time.Duration(cfg.Locator.Refresh),
 		MissRefreshInterval: time.Duration(cfg.Locator.MissRefreshInterval),
 		OnRefresh: func(practice string, n int, took time.Duration, err error) {
+			m.metrics.Refreshed(practice, n, took, err)
 			ev := m.Log.Info()
 			if err != nil {
 				ev = m.Log.Warn().Str("error_code", mig.ErrorCode(err))
@@ -209,12 +215,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("identity provider: %v", err)
 	}
 	m.Issuer = verifier.Issuer()
+	m.goRun(func() { m.fetchIdPKeys(ctx) }) // readiness: the provider's signing keys, once
 
 	// The chain: access rules, then the audit recorder, last, so every
 	// decision is recorded and a failed write fails the request.
 	// LaunchScope comes first: under a launch, no rule can authorise
 	// another patient.
-	m.recorder = m.newRecorder(m.audit)
+	m.recorder = m.newRecorder(observedAudit{m.audit, m.metrics})
 	chain := append(append(consent.Chain{consent.LaunchScope{}}, consent.NewChain(cfg.Access, m.agreements, m.consents.ViewConsents())...),
 		m.recorder)
 	launchClients, err := m.launchClients()
@@ -270,6 +277,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		srv.TrustedProxies = append(srv.TrustedProxies, n)
 	}
 	m.limitServer(srv)
+	srv.Observer = m.metrics
 	if m.IdP != nil {
 		srv.TokenURL = m.IdP.Issuer() + "/token"
 		srv.AuthorizeURL = m.IdP.Issuer() + "/authorize"
@@ -295,13 +303,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	m.server = m.httpServer(handler)
+	m.server = m.httpServer(m.health.wrap(handler))
 	m.goRun(func() {
 		if err := m.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Log.Error().Err(err).Msg("server stopped")
 		}
 	})
-	m.Log.Info().Str("url", m.URL).Str("issuer", m.Issuer).Int("practices", len(m.practices)).Bool("dev", m.Dev).Msg("gateway serving")
+	m.health.set(checkServing, nil)
+	m.Log.Info().Str("url", m.URL).Str("ops_url", m.OpsURL).Str("issuer", m.Issuer).Int("practices", len(m.practices)).Bool("dev", m.Dev).
+		Str("node", m.Config.nodeName()).Str("store", m.stores.describe).Msg("gateway serving")
 	return nil
 }
 
@@ -316,11 +326,14 @@ func (m *Main) notify(ctx context.Context, practice string, n source.Notificatio
 	if !ok {
 		return mig.Errorf(mig.ENOTFOUND, "practice %s is no longer configured", practice)
 	}
-	return p.Source.Notify(ctx, n)
+	err := p.Source.Notify(ctx, n)
+	m.metrics.Notified(practice, err)
+	return err
 }
 
 // Close stops serving and closes every store.
 func (m *Main) Close() error {
+	m.health.stopping() // the load balancer drains this node first
 	if m.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		m.server.Shutdown(ctx)
@@ -337,25 +350,15 @@ func (m *Main) Close() error {
 	if m.IdP != nil {
 		m.IdP.Close()
 	}
-	var errs []error
-	for _, c := range []io.Closer{m.audit, m.consents, m.index} {
-		if c != nil && !isNilCloser(c) {
-			errs = append(errs, c.Close())
-		}
+	if m.ops != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		m.ops.Shutdown(ctx)
+		cancel()
 	}
-	return errors.Join(errs...)
-}
-
-func isNilCloser(c io.Closer) bool {
-	switch v := c.(type) {
-	case *auditbolt.Store:
-		return v == nil
-	case *consentbolt.DB:
-		return v == nil
-	case *locbolt.Index:
-		return v == nil
+	if m.stores != nil {
+		return m.stores.close()
 	}
-	return false
+	return nil
 }
 
 // buildPractices makes each configured practice's live source.
@@ -401,33 +404,6 @@ func classifier(cfg *Config) *record.Classifier {
 		set[record.CodeKey(c.System, c.Code)] = true
 	}
 	return &record.Classifier{Risks: set}
-}
-
-// loadKey reads the gateway's 64-byte secret (hex), creating it (0600) on
-// first start. Several gateway nodes share one key file.
-func loadKey(path, fallback string) ([]byte, error) {
-	if path == "" {
-		path = fallback
-	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		key := make([]byte, 64)
-		if _, err := rand.Read(key); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("key file: %v", err)
-		}
-		return key, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("key file: %v", err)
-	}
-	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(key) != 64 {
-		return nil, fmt.Errorf("key file %s must hold 64 bytes as hex", path)
-	}
-	return key, nil
 }
 
 // exporter adapts audit.ExportJobs to the REST layer.
