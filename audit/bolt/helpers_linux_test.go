@@ -1,21 +1,11 @@
 package bolt_test
 
 import (
-	"crypto/sha256"
 	"os"
 	"os/signal"
 	"syscall"
 	"testing"
 )
-
-func sha256Sum(prev, body []byte) [32]byte {
-	h := sha256.New()
-	h.Write(prev)
-	h.Write(body)
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
-}
 
 // limitFileSize simulates a full disk: RLIMIT_FSIZE at the file's current
 // size, so any write that grows it fails with EFBIG (SIGXFSZ ignored).
