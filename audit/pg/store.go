@@ -38,9 +38,11 @@ type Options struct {
 	// MaxBatch bounds the events of one append transaction (default 256);
 	// a single Append of more events commits alone.
 	MaxBatch int
-	// Linger, if set, waits this long after taking the queued appends for
-	// more before committing. Without it (the default) group commit comes
-	// from the appends that queue while a commit runs.
+	// Linger, if set, waits this long before each transaction for more
+	// appends to join it. Without it (the default) group commit comes from
+	// the appends that queue while the previous commit runs or another
+	// node holds the head row: a transaction takes the queue only once it
+	// holds the head row.
 	Linger time.Duration
 	// LockTimeout bounds the wait for the head row, and ends (through
 	// idle_in_transaction_session_timeout) a transaction that a node which
@@ -230,10 +232,11 @@ func (s *Store) Append(ctx context.Context, events ...*audit.Event) ([]*audit.St
 
 // take removes queued requests up to MaxBatch events (at least one
 // request), skipping withdrawn ones.
-func (s *Store) take(batch []*appendReq, n int) ([]*appendReq, int) {
+func (s *Store) take() []*appendReq {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := 0
+	var batch []*appendReq
+	n, i := 0, 0
 	for ; i < len(s.queue); i++ {
 		r := s.queue[i]
 		if len(batch) > 0 && n+len(r.prep) > s.opt.MaxBatch {
@@ -247,31 +250,30 @@ func (s *Store) take(batch []*appendReq, n int) ([]*appendReq, int) {
 	}
 	clear(s.queue[:i])
 	s.queue = s.queue[i:]
-	return batch, n
+	return batch
+}
+
+// waiting reports whether a request is queued, dropping withdrawn ones.
+func (s *Store) waiting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.queue) > 0 && s.queue[0].state.Load() == reqWithdrawn {
+		s.queued -= len(s.queue[0].prep)
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+	}
+	return len(s.queue) > 0
 }
 
 func (s *Store) committer() {
 	defer close(s.exited)
 	for {
 		<-s.wake
-		for {
-			batch, n := s.take(nil, 0)
-			if len(batch) == 0 {
-				break
-			}
-			if s.opt.Linger > 0 && n < s.opt.MaxBatch {
+		for s.waiting() {
+			if s.opt.Linger > 0 {
 				time.Sleep(s.opt.Linger)
-				batch, _ = s.take(batch, n)
 			}
-			out, err := s.commit(batch)
-			for i, r := range batch {
-				if err != nil {
-					r.err = err
-				} else {
-					r.out = out[i]
-				}
-				close(r.done)
-			}
+			s.commitNext()
 		}
 		s.mu.Lock()
 		closed := s.closed
@@ -299,21 +301,34 @@ const (
 	unknown                        // COMMIT was sent and its answer lost
 )
 
-// commit stores the batch in one transaction, retrying failures that
-// stored nothing until the batch's deadline. It returns each request's
-// records.
-func (s *Store) commit(batch []*appendReq) ([][]*audit.Stored, error) {
+// commitNext commits one batch and answers its callers. The batch is
+// taken from the queue once the head row is locked, so that the appends
+// arriving while another node holds it join this transaction. Failures
+// that stored nothing are retried until the batch's deadline.
+func (s *Store) commitNext() {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opt.Timeout)
 	defer cancel()
-	var lastErr error
-	for attempt := 0; ; attempt++ {
-		out, outcome, err := s.try(ctx, batch)
-		if err == nil {
+	var batch []*appendReq
+	answer := func(out [][]*audit.Stored, err error) {
+		if err == nil && len(batch) > 0 {
 			s.batches.Add(1)
-			for _, r := range batch {
+		}
+		for i, r := range batch {
+			if err != nil {
+				r.err = err
+			} else {
+				r.out = out[i]
 				s.events.Add(uint64(len(r.prep)))
 			}
-			return out, nil
+			close(r.done)
+		}
+	}
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		out, outcome, err := s.try(ctx, &batch)
+		if err == nil {
+			answer(out, nil)
+			return
 		}
 		lastErr = err
 		if outcome == unknown {
@@ -323,16 +338,14 @@ func (s *Store) commit(batch []*appendReq) ([][]*audit.Stored, error) {
 			rcancel()
 			switch {
 			case rerr != nil:
-				// The database cannot say: the caller is told of a failure,
-				// though the records may be stored (an extra record for a
-				// request that failed, never a missing one).
-				return nil, unavailable("audit record could not be confirmed stored", errors.Join(err, rerr))
+				// The database cannot say: the callers are told of a
+				// failure, though the records may be stored (an extra
+				// record for a request that failed, never a missing one).
+				answer(nil, unavailable("audit record could not be confirmed stored", errors.Join(err, rerr)))
+				return
 			case stored:
-				s.batches.Add(1)
-				for _, r := range batch {
-					s.events.Add(uint64(len(r.prep)))
-				}
-				return out, nil
+				answer(out, nil)
+				return
 			}
 		}
 		if !retryable(err) || attempt >= 4 || ctx.Err() != nil {
@@ -346,7 +359,10 @@ func (s *Store) commit(batch []*appendReq) ([][]*audit.Stored, error) {
 		}
 		t.Stop()
 	}
-	return nil, unavailable("audit record could not be stored", lastErr)
+	if batch == nil { // the database failed before the head was locked: the failure is theirs
+		batch = s.take()
+	}
+	answer(nil, unavailable("audit record could not be stored", lastErr))
 }
 
 // retryable: a connection failure, or the head lock not granted in time.
@@ -371,8 +387,9 @@ SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[], $5::byt
 )
 
 // try runs one attempt in two round trips: BEGIN, the settings and the
-// head lock; then the inserts, the head's move and COMMIT.
-func (s *Store) try(ctx context.Context, batch []*appendReq) ([][]*audit.Stored, commitOutcome, error) {
+// head lock; then the inserts, the head's move and COMMIT. With *batch
+// nil it takes the batch from the queue once the head is locked.
+func (s *Store) try(ctx context.Context, pbatch *[]*appendReq) ([][]*audit.Stored, commitOutcome, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, notStored, err
@@ -404,7 +421,14 @@ func (s *Store) try(ctx context.Context, batch []*appendReq) ([][]*audit.Stored,
 	}
 	var prev [32]byte
 	copy(prev[:], head)
-
+	if *pbatch == nil {
+		*pbatch = s.take()
+	}
+	batch := *pbatch
+	if len(batch) == 0 { // every caller withdrew
+		fail(nil)
+		return nil, notStored, nil
+	}
 	n := 0
 	for _, r := range batch {
 		n += len(r.prep)
