@@ -40,6 +40,10 @@ type Config struct {
 	AuditorRoles []string `json:"auditorRoles"`
 	// AdminUsers are the SDS user ids allowed to change agreements.
 	AdminUsers []string `json:"adminUsers"`
+	// AccessReportRoles may, besides the auditor roles, read the access
+	// report of a patient registered at their own organisation (the
+	// practice staff who answer a patient's "who has looked at my record").
+	AccessReportRoles []string `json:"accessReportRoles"`
 	// Episode is how long a recorded consent to view lasts.
 	Episode Duration `json:"episode"`
 	// ShareCodes are the patient's consent/dissent to share codes.
@@ -52,7 +56,7 @@ type Config struct {
 
 // DefaultConfig returns the shipped configuration.
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		ClinicalRoles:  []string{"R8000", "R8001", "R8003", "R8016"},
 		AuditorRoles:   []string{"R0001", "R5105"},
 		AdminUsers:     nil,
@@ -61,6 +65,10 @@ func DefaultConfig() Config {
 		SensitiveCodes: DefaultSensitiveCodes(),
 		Report:         DefaultReportConfig(),
 	}
+	// R8008 Admin/Clinical Support Access Role: the practice staff who
+	// handle patients' requests for their information.
+	c.AccessReportRoles = []string{"R8008"}
+	return c
 }
 
 // EpisodeLength returns the configured episode, or 8 hours when unset.

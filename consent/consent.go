@@ -43,6 +43,9 @@ const (
 	OpAuditSearch    Operation = "audit-search"
 	OpAuditExport    Operation = "audit-export"
 	OpCapabilities   Operation = "capabilities"
+	// OpAccessReport reads who has accessed one patient's record (the
+	// patient access report), for that patient's practice.
+	OpAccessReport Operation = "access-report"
 )
 
 // Verdict is a service's answer at a hook.

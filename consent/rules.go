@@ -73,7 +73,8 @@ func NewChain(cfg Config, agreements AgreementStore, views ViewConsentStore) Cha
 	st := &requestAgreements{store: agreements}
 	return Chain{
 		Authentication{},
-		Role{ClinicalRoles: cfg.ClinicalRoles, AuditorRoles: cfg.AuditorRoles, AdminUsers: cfg.AdminUsers},
+		Role{ClinicalRoles: cfg.ClinicalRoles, AuditorRoles: cfg.AuditorRoles, AdminUsers: cfg.AdminUsers,
+			AccessReportRoles: cfg.AccessReportRoles},
 		Recipient{Agreements: agreements},
 		&AgreementRule{state: st},
 		PatientStatus{},
@@ -120,6 +121,10 @@ type Role struct {
 	ClinicalRoles []string
 	AuditorRoles  []string
 	AdminUsers    []string
+	// AccessReportRoles may read a patient's access report besides the
+	// auditor roles; whether the patient is registered at the requester's
+	// organisation is checked where the patient is located (fhir/rest).
+	AccessReportRoles []string
 }
 
 func accessDenied(format string, args ...any) *mig.Error {
@@ -147,6 +152,11 @@ func (ro Role) Start(_ context.Context, r *Request) Decision {
 	case OpAuditSearch, OpAuditExport:
 		if !contains(ro.AuditorRoles, p.RoleCode) {
 			return reject(RuleRole, accessDenied("audit access needs an auditor role (privacy officer or Caldicott guardian)"))
+		}
+		return authorized(RuleRole)
+	case OpAccessReport:
+		if !contains(ro.AuditorRoles, p.RoleCode) && !contains(ro.AccessReportRoles, p.RoleCode) {
+			return reject(RuleRole, accessDenied("the patient access report needs an auditor role or an access-report role of the patient's practice"))
 		}
 		return authorized(RuleRole)
 	case OpAgreementAdmin:

@@ -28,13 +28,17 @@ const auditUsage = `usage:
   migctl audit export  -data DIR [-since INSTANT] [-after SEQ] [-o FILE] [-progress]
   migctl audit export  -server URL [-token TOKEN] [-since INSTANT] [-after SEQ] [-o FILE] [-progress]
   migctl audit report  -data DIR [-from DATE] [-to DATE] [-csv]
+  migctl audit patient-report -data DIR [-archive SEGMENT.db ...] [-config FILE] -nhs N [-from DAY] [-to DAY] [-format text|csv|html] [-time] [-names] [-o FILE]
+  migctl audit patient-report -server URL [-token TOKEN] -nhs N [-from DAY] [-to DAY] [-format text|csv|html] [-time] [-names] [-o FILE]
   migctl audit archive -data DIR -before SEQ -o SEGMENT.db
   migctl audit prove   -data DIR -id EVENT-ID [-archive SEGMENT.db ...] [-checkpoints LOG] [-pubkey KEY.pub] [-o PROOF.json]
   migctl audit check-proof -proof PROOF.json -event EVENT.json -pubkey KEY.pub
 
 -data reads DIR/audit.db directly and needs the gateway stopped (a running migd
 locks the file); export -server streams from a running gateway with an
-auditor's token (-token or MIG_TOKEN).
+auditor's token (-token or MIG_TOKEN). patient-report lists who has looked at
+one patient's record (by default the day, not the time, and no names);
+-server reads it from the gateway with a token of the patient's practice.
 `
 
 // cmdAudit verifies, exports, summarises and archives the audit trail.
@@ -43,6 +47,7 @@ func cmdAudit(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		{"verify", auditVerify},
 		{"export", auditExport},
 		{"report", auditReport},
+		{"patient-report", auditPatientReport},
 		{"archive", auditArchive},
 		{"prove", auditProve},
 		{"check-proof", auditCheckProof},

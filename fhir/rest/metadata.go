@@ -53,6 +53,7 @@ func (s *Server) capabilities() fhir.CapabilityInput {
 			res.Operations = []fhir.CapabilityOperation{
 				{Name: "everything", Definition: s.Base + "/OperationDefinition/mig-everything"},
 				{Name: "mig-view", Definition: s.Base + "/OperationDefinition/mig-view"},
+				{Name: "mig-access-report", Definition: s.Base + "/OperationDefinition/mig-access-report"},
 				{Name: "summary", Definition: s.Base + "/OperationDefinition/mig-summary"},
 			}
 		} else {

@@ -143,6 +143,8 @@ func (s *Server) operationDefinition(c echo.Context) error {
 		def = s.migViewDefinition()
 	case "mig-everything":
 		def = s.migEverythingDefinition()
+	case "mig-access-report":
+		def = s.migAccessReportDefinition()
 	case "mig-summary":
 		def = s.migSummaryDefinition()
 	default:

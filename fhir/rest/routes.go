@@ -40,6 +40,9 @@ func (s *Server) routes(e *echo.Echo) {
 	read(f, "/AuditEvent/$export", s.auditExport)
 	read(f, "/AuditEvent/$export-status/:job", s.auditExportStatus)
 	read(f, "/AuditEvent/$export-file/:job", s.auditExportFile)
+	// Who has looked at a patient's record: the patient's practice (a
+	// type-level operation; its static segment outranks /:type/:id).
+	read(f, "/Patient/$mig-access-report", s.accessReport)
 	// Patient operations ($summary's static segment outranks :op).
 	read(f, "/Patient/:id/$summary", s.summary)
 	read(f, "/Patient/:id/:op", s.operation)

@@ -53,6 +53,7 @@ type Server struct {
 	Audit        audit.Store
 	Exports      Exporter // optional: asynchronous $export
 	Log          zerolog.Logger
+	AccessReport AccessReportOptions // the patient access report (accessreport.go)
 
 	Base         string        // public URL of the FHIR base, e.g. http://127.0.0.1:8080/fhir
 	Episode      time.Duration // how long a consent to view lasts

@@ -98,6 +98,9 @@ type Config struct {
 	Refusals  RefusalsConfig  `json:"refusals"`  // combining unauthenticated refusals in the audit trail
 	FreeSpace FreeSpaceConfig `json:"freeSpace"` // the data directory's free-space floors
 	Audit     AuditConfig     `json:"audit"`     // signed checkpoints of the audit chain (checkpoint.go)
+	// PatientReport is what the patient access report shows
+	// (GET /fhir/Patient/$mig-access-report; accessreport.go).
+	PatientReport PatientReportConfig `json:"patientReport"`
 
 	// Launch registers the clinical systems that may launch the Shared
 	// Record Viewer in context (POST /smart/launch, private_key_jwt).
@@ -226,6 +229,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, where+".http.base must be an http(s) URL")
 		}
 	}
+	errs = append(errs, c.PatientReport.validate()...)
 	for i, lc := range c.Launch.Clients {
 		if lc.ID == "" || lc.JWKSFile == "" {
 			errs = append(errs, fmt.Sprintf("launch.clients[%d] needs id and jwksFile", i))

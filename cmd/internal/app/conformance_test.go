@@ -687,6 +687,9 @@ func TestConformanceWalk(t *testing.T) {
 				if res.Type == "AuditEvent" {
 					path, tok = "/fhir/AuditEvent/$"+op.Name, aud
 				}
+				if op.Name == "mig-access-report" { // type level, for the patient's practice
+					path, tok = "/fhir/Patient/$"+op.Name, g.token("ig-walk", "R0001", "A99903")
+				}
 				q := url.Values{}
 				if def, local := strings.CutPrefix(op.Definition, g.m.URL); local {
 					r := g.do(http.MethodGet, def, "", nil)
@@ -704,7 +707,7 @@ func TestConformanceWalk(t *testing.T) {
 					json.Unmarshal(r.Body, &od)
 					for _, p := range od.Parameter {
 						if p.Use == "in" && p.Min > 0 {
-							q.Set(p.Name, map[string]string{"view": "summary"}[p.Name])
+							q.Set(p.Name, map[string]string{"view": "summary", "identifier": nhsIdent}[p.Name])
 						}
 					}
 					ok(t, http.MethodGet, withQuery(path, q.Encode()), tok, nil)
@@ -713,6 +716,7 @@ func TestConformanceWalk(t *testing.T) {
 							continue
 						}
 						v := map[string]string{"view": "problems", "_count": "5", "start": "2015", "end": "2026-09-30", "_type": "Condition,Patient",
+							"from": "2026-01-01", "to": "2099-12-31", "identifier": nhsIdent,
 							"profile": "http://hl7.org/fhir/uv/ips/StructureDefinition/Bundle-uv-ips"}[p.Name]
 						if v == "" {
 							t.Errorf("no example value for $%s %s", op.Name, p.Name)

@@ -277,6 +277,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		srv.TrustedProxies = append(srv.TrustedProxies, n)
 	}
 	m.limitServer(srv)
+	if srv.AccessReport, err = m.accessReportOptions(ctx); err != nil {
+		ln.Close()
+		return err
+	}
 	srv.Observer = m.metrics
 	if m.IdP != nil {
 		srv.TokenURL = m.IdP.Issuer() + "/token"
