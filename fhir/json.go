@@ -4,44 +4,26 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
-	"sync"
 	"time"
 
 	"mig"
+	"mig/fhir/fhirjson"
 
-	"github.com/google/fhir/go/fhirversion"
-	"github.com/google/fhir/go/jsonformat"
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 )
 
-// marshallers pools jsonformat marshallers. A marshaller writes to the proto
-// it is given (typed references are rewritten), so a proto must be
-// marshalled once, by one goroutine; the pool only saves construction.
-var marshallers = sync.Pool{New: func() any {
-	m, err := jsonformat.NewMarshaller(false, "", "", fhirversion.R4)
-	if err != nil {
-		return err
-	}
-	return m
-}}
-
-// MarshalResource returns the compact R4 JSON of res. It may write to res
-// (jsonformat rewrites references): marshal each proto once, and never from
-// two goroutines.
+// MarshalResource returns the compact R4 JSON of res: what google/fhir/go's
+// jsonformat writes (NewMarshaller(false, "", "", R4)), written by
+// fhirjson at several times its speed, with dropEmptyUnit applied. It never
+// writes to res: a proto may be written again, and from several
+// goroutines. jsonformat stays the reference in tests (fhirjsontest).
 func MarshalResource(res *bcrpb.ContainedResource) ([]byte, error) {
 	if res == nil || res.GetOneofResource() == nil {
 		return nil, mig.Errorf(mig.EINTERNAL, "no resource to marshal")
 	}
-	v := marshallers.Get()
-	m, ok := v.(*jsonformat.Marshaller)
-	if !ok {
-		err, _ := v.(error)
-		return nil, &mig.Error{Code: mig.EINTERNAL, Message: "fhir json marshaller unavailable", Err: err}
-	}
-	defer marshallers.Put(m)
-	b, err := m.Marshal(res)
+	b, err := fhirjson.Marshal(res)
 	if err != nil {
-		// The library's message may quote values: wrap, never show.
+		// The error names a field, never a value; wrapped all the same.
 		return nil, &mig.Error{Code: mig.EINTERNAL, Message: "a resource could not be written as FHIR JSON", Err: err}
 	}
 	return dropEmptyUnit(b), nil

@@ -1,0 +1,5 @@
+//go:build !race
+
+package fhirjson_test
+
+const raceEnabled = false
