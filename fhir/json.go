@@ -21,13 +21,17 @@ func MarshalResource(res *bcrpb.ContainedResource) ([]byte, error) {
 	if res == nil || res.GetOneofResource() == nil {
 		return nil, mig.Errorf(mig.EINTERNAL, "no resource to marshal")
 	}
-	b, err := fhirjson.Marshal(res)
+	b, err := writeResource(res)
 	if err != nil {
 		// The error names a field, never a value; wrapped all the same.
 		return nil, &mig.Error{Code: mig.EINTERNAL, Message: "a resource could not be written as FHIR JSON", Err: err}
 	}
 	return dropEmptyUnit(b), nil
 }
+
+// writeResource writes a resource: fhirjson. Only the benchmark build
+// (-tags migbench, bench_toolchain.go) puts anything else here.
+var writeResource = fhirjson.Marshal
 
 // dropEmptyUnit removes the empty "unit" or "display" jsonformat writes
 // beside one that holds only its data-absent-reason extension (unitAbsent,

@@ -77,6 +77,10 @@ func setUpBench(m *Main) error {
 		return fmt.Errorf("%s must be ours or usual", BenchToolchainEnv)
 	}
 	cache := os.Getenv(BenchCacheEnv)
+	if toolchain == "usual" && cache != "off" {
+		// jsonformat writes to the protos it is given: never on shared ones.
+		return fmt.Errorf("%s=usual runs only with %s=off", BenchToolchainEnv, BenchCacheEnv)
+	}
 	switch cache {
 	case "", "on":
 		cache = "on"
@@ -307,8 +311,10 @@ func canonical(path string, q url.Values) string {
 }
 
 // useJSONFormat puts google/fhir/go's jsonformat under fhir's writer.
-// Today fhir.MarshalResource is jsonformat, so there is nothing to switch.
-func useJSONFormat() error { return nil }
+func useJSONFormat() error {
+	fhir.UseJSONFormat()
+	return nil
+}
 
 // disableCache turns the mapping cache off. Today there is none.
 func disableCache(*Main) error { return nil }

@@ -92,6 +92,7 @@ type Config struct {
 
 	Notifications struct {
 		MaxBackoff Duration `json:"maxBackoff"` // retry cap for GP access notifications, default 10m
+		Lease      Duration `json:"lease"`      // PostgreSQL: how long a node holds a claimed notification, default 5m
 	} `json:"notifications"`
 
 	HTTP      HTTPConfig      `json:"http"`      // request caps and timeouts (limits.go)

@@ -149,6 +149,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.audit, m.consents, m.index = m.stores.audit, m.stores.consents, m.stores.index
+	if m.stores.pool != nil {
+		m.health.database = pingDatabase(m.stores.pool) // reported by /readyz and mig_store_up, never gating
+	}
 	if err := m.startCheckpoints(ctx); err != nil { // signed checkpoints: refuse a cut or rewritten chain
 		ln.Close()
 		return err
@@ -175,6 +178,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	loc := locator.New(m.index, sources, locator.Options{
 		Refresh:             time.Duration(cfg.Locator.Refresh),
 		MissRefreshInterval: time.Duration(cfg.Locator.MissRefreshInterval),
+		Lease:               m.stores.lease, // several nodes: one refreshes at a time
+		Holder:              cfg.nodeName(),
 		OnRefresh: func(practice string, n int, took time.Duration, err error) {
 			m.metrics.Refreshed(practice, n, took, err)
 			ev := m.Log.Info()

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"regexp"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"mig/adapters/locator"
 	locbolt "mig/adapters/locator/bolt"
 	"mig/audit"
@@ -95,7 +97,9 @@ type stores struct {
 	audit    auditStore
 	consents consentStores
 	index    locatorIndex
-	closers  []io.Closer // in the order to close them
+	lease    locator.Lease // nil: a single node refreshes the index alone
+	pool     *pgxpool.Pool // PostgreSQL only: readiness probes it
+	closers  []io.Closer   // in the order to close them
 
 	// verify checks the audit records after latest at start (hashes and
 	// links of every record; attributes and indexes of those after it),
