@@ -206,7 +206,7 @@ func renderBench(m machine, o options, tok, st []benchLine, points []point) stri
 	if len(points) > 0 {
 		b.WriteString("### End to end: ratios\n\n")
 		b.WriteString("Each pipeline is a `migd -dev` subprocess (benchmark build) on loopback: every request verifies its token, runs the consent chain and fsyncs its AuditEvent before the answer. Load: vegeta, a closed loop of N clients (`-rate 0 -workers N -max-workers N`), " +
-			o.warmup.String() + " warm-up then " + o.duration.String() + " timed per pipeline and point. Patient 9990001030 (GP2GP, 26 years, 783 KB extract). Throughput counts answers of 200 only.\n\n")
+			o.warmup.String() + " warm-up (at up to 8 clients) then " + o.duration.String() + " timed per pipeline and point (requests in flight at the end are waited for and counted). Patient 9990001030 (GP2GP, 26 years, 783 KB extract). Throughput counts answers of 200 only.\n\n")
 		b.WriteString("| request | clients | pre-rendered req/s | ours cached / pre-rendered | ours uncached / pre-rendered | ours cached / usual | ours uncached / usual |\n|---|---|---|---|---|---|---|\n")
 		for _, pt := range points {
 			r := pt.res
