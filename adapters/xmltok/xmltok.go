@@ -104,6 +104,7 @@ type Decoder struct {
 	lim      Limits
 	stack    []string
 	elements int
+	nodes    nodeReader // ReadNode's working memory
 }
 
 // NewDecoder returns a Decoder reading r under lim (zero fields take
@@ -313,12 +314,12 @@ type Node struct {
 // ReadNode reads the element whose Start token start was just returned by
 // Next, to its end, as a Node tree.
 func (d *Decoder) ReadNode(start Token) (*Node, error) {
-	root := &Node{Space: start.Space, Local: start.Local, Attrs: start.Attrs, Line: d.Line()}
-	stack := []*Node{root}
-	// One text buffer per open element. Pointers, because a Builder must
-	// not be copied once written to, and the slice grows with depth.
-	text := []*strings.Builder{{}}
-	for len(stack) > 0 {
+	s := &d.nodes
+	s.open, s.textAt, s.kidsAt = s.open[:0], s.textAt[:0], s.kidsAt[:0]
+	s.text, s.kids = s.text[:0], s.kids[:0]
+	s.push(s.node(start, d.Line()))
+	root := s.open[0]
+	for len(s.open) > 0 {
 		tok, err := d.Next()
 		if err != nil {
 			if err == io.EOF {
@@ -326,22 +327,68 @@ func (d *Decoder) ReadNode(start Token) (*Node, error) {
 			}
 			return nil, err
 		}
-		top := stack[len(stack)-1]
 		switch tok.Kind {
 		case Start:
-			n := &Node{Space: tok.Space, Local: tok.Local, Attrs: tok.Attrs, Line: d.Line()}
-			top.Children = append(top.Children, n)
-			stack = append(stack, n)
-			text = append(text, &strings.Builder{})
+			n := s.node(tok, d.Line())
+			s.kids = append(s.kids, n)
+			s.push(n)
 		case End:
-			top.Text = strings.TrimSpace(text[len(text)-1].String())
-			stack = stack[:len(stack)-1]
-			text = text[:len(text)-1]
+			s.pop()
 		case Text:
-			text[len(text)-1].Write(tok.Text)
+			s.text = append(s.text, tok.Text...)
 		}
 	}
 	return root, nil
+}
+
+// nodeReader is ReadNode's working memory, kept by the Decoder between
+// calls. An open element's own text and children are the tail of text
+// and kids from where it opened: a child's are removed when it closes,
+// so its parent's stay contiguous. Nodes and Children slices are carved
+// from slabs that only move forward, so nothing returned is reused.
+type nodeReader struct {
+	open           []*Node
+	textAt, kidsAt []int
+	text           []byte
+	kids           []*Node
+	slab           []Node
+	kidSlab        []*Node
+}
+
+func (s *nodeReader) node(tok Token, line int) *Node {
+	if len(s.slab) == 0 {
+		s.slab = make([]Node, 64)
+	}
+	n := &s.slab[0]
+	s.slab = s.slab[1:]
+	n.Space, n.Local, n.Attrs, n.Line = tok.Space, tok.Local, tok.Attrs, line
+	return n
+}
+
+func (s *nodeReader) push(n *Node) {
+	s.open = append(s.open, n)
+	s.textAt = append(s.textAt, len(s.text))
+	s.kidsAt = append(s.kidsAt, len(s.kids))
+}
+
+// pop closes the innermost open element: its text, trimmed, and its
+// children.
+func (s *nodeReader) pop() {
+	i := len(s.open) - 1
+	n := s.open[i]
+	if t := bytes.TrimSpace(s.text[s.textAt[i]:]); len(t) > 0 {
+		n.Text = string(t)
+	}
+	if k := s.kids[s.kidsAt[i]:]; len(k) > 0 {
+		if cap(s.kidSlab)-len(s.kidSlab) < len(k) {
+			s.kidSlab = make([]*Node, 0, max(256, len(k)))
+		}
+		at := len(s.kidSlab)
+		s.kidSlab = append(s.kidSlab, k...)
+		n.Children = s.kidSlab[at:len(s.kidSlab):len(s.kidSlab)]
+	}
+	s.text, s.kids = s.text[:s.textAt[i]], s.kids[:s.kidsAt[i]]
+	s.open, s.textAt, s.kidsAt = s.open[:i], s.textAt[:i], s.kidsAt[:i]
 }
 
 // Attr returns the value of the attribute with the local name, or "".
