@@ -24,6 +24,7 @@ import (
 )
 
 const auditUsage = `usage:
+  migctl audit verify  -store postgres://... [-store-ca FILE] [-store-cert FILE -store-key FILE] [-checkpoints LOG] [-pubkey KEY.pub]
   migctl audit verify  -data DIR [-archive SEGMENT.db ...] [-checkpoints LOG] [-pubkey KEY.pub]
   migctl audit export  -data DIR [-since INSTANT] [-after SEQ] [-o FILE] [-progress]
   migctl audit export  -server URL [-token TOKEN] [-since INSTANT] [-after SEQ] [-o FILE] [-progress]
@@ -86,6 +87,7 @@ func openAudit(dir string, readOnly bool) (*auditbolt.Store, error) {
 func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := auditFlags("verify")
 	data := fs.String("data", "", "the gateway's data directory (DIR/audit.db; the gateway must be stopped)")
+	pg := addStoreFlags(fs, "store", "a PostgreSQL audit store (postgres://...; the gateways may keep running) instead of -data")
 	var archives listFlag
 	fs.Var(&archives, "archive", "an archive segment written by audit archive; repeat, oldest first")
 	logFlag := fs.String("checkpoints", "", "the gateway's signed checkpoint log (default: where the data directory says the gateway wrote it)")
@@ -96,6 +98,12 @@ func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if len(pos) != 0 {
 		return usagef("verify takes flags only")
+	}
+	if pg.url() != "" {
+		if *data != "" || len(archives) > 0 {
+			return usagef("-store and -data (or -archive) are exclusive: a PostgreSQL store is never archived")
+		}
+		return auditVerifyPostgres(ctx, pg, *logFlag, *pubFlag, stdout)
 	}
 	live, err := storeFile(*data, "audit.db", true)
 	if err != nil {
@@ -115,39 +123,51 @@ func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return openError(live, err)
 	}
-	if *logFlag != "" {
-		place.Log = *logFlag
+	cp, cpProblems, err := verifyCheckpoint(place, *logFlag, *pubFlag, stdout)
+	if err != nil {
+		return err
 	}
-	if *pubFlag != "" {
-		place.PublicKey = *pubFlag
-	} else if *logFlag != "" {
-		place.PublicKey = audit.PublicKeyPath(*logFlag)
-	}
-	var cp *audit.Checkpoint
-	var cpProblems []string
-	switch {
-	case place.Log == "":
-		fmt.Fprintln(stdout, "checkpoint: none recorded for this store (the chain is checked only against itself; give -checkpoints)")
-	default:
-		pub, err := audit.ReadPublicKey(place.PublicKey)
-		if err != nil {
-			return fmt.Errorf("checkpoint public key %s: %s", place.PublicKey, oneLine(err))
-		}
-		lr, err := audit.ReadCheckpoints(place.Log, pub)
-		if err != nil {
-			return fmt.Errorf("checkpoint log %s cannot be read: %s", place.Log, oneLine(err))
-		}
-		cp, cpProblems = lr.Latest, lr.Problems
-		fmt.Fprintf(stdout, "checkpoint log: %s (%d signed checkpoints, key %s from %s)\n", place.Log, lr.Lines, audit.KeyID(pub), place.PublicKey)
-		if cp != nil {
-			fmt.Fprintf(stdout, "latest checkpoint: seq %d at %s\n", cp.Seq, cp.Time.UTC().Format(time.RFC3339))
-		}
-	}
-
 	rep, err := auditbolt.VerifyFilesWith(ctx, auditbolt.VerifyOptions{Checkpoint: cp}, paths...)
 	if err != nil {
 		return openError(strings.Join(paths, ", "), err)
 	}
+	return printVerify(stdout, rep, cp, place.Log, cpProblems)
+}
+
+// verifyCheckpoint reads the latest signed checkpoint from the log and key
+// the store recorded (place), unless flags name others, printing what it
+// used. A store that recorded none is checked against itself only.
+func verifyCheckpoint(place audit.CheckpointPlace, logFlag, pubFlag string, stdout io.Writer) (*audit.Checkpoint, []string, error) {
+	if logFlag != "" {
+		place.Log = logFlag
+	}
+	if pubFlag != "" {
+		place.PublicKey = pubFlag
+	} else if logFlag != "" {
+		place.PublicKey = audit.PublicKeyPath(logFlag)
+	}
+	if place.Log == "" {
+		fmt.Fprintln(stdout, "checkpoint: none recorded for this store (the chain is checked only against itself; give -checkpoints)")
+		return nil, nil, nil
+	}
+	pub, err := audit.ReadPublicKey(place.PublicKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint public key %s: %s", place.PublicKey, oneLine(err))
+	}
+	lr, err := audit.ReadCheckpoints(place.Log, pub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint log %s cannot be read: %s", place.Log, oneLine(err))
+	}
+	fmt.Fprintf(stdout, "checkpoint log: %s (%d signed checkpoints, key %s from %s)\n", place.Log, lr.Lines, audit.KeyID(pub), place.PublicKey)
+	if lr.Latest != nil {
+		fmt.Fprintf(stdout, "latest checkpoint: seq %d at %s\n", lr.Latest.Seq, lr.Latest.Time.UTC().Format(time.RFC3339))
+	}
+	return lr.Latest, lr.Problems, nil
+}
+
+// printVerify prints a verification report and fails when it found a
+// problem (in the chain, or in the checkpoint log at logPath).
+func printVerify(stdout io.Writer, rep *audit.VerifyReport, cp *audit.Checkpoint, logPath string, cpProblems []string) error {
 	start := "seq 1"
 	if !rep.Anchored {
 		start = "an archive anchor"
@@ -155,7 +175,7 @@ func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "files: %d\nrecords checked: %d (seq %d to %d, chain from %s)\nindex entries checked: %d\n",
 		len(rep.Files), rep.Records, rep.FirstSeq, rep.LastSeq, start, rep.IndexEntries)
 	for _, p := range cpProblems {
-		fmt.Fprintf(stdout, "  %s: checkpoint log: %s\n", place.Log, p)
+		fmt.Fprintf(stdout, "  %s: checkpoint log: %s\n", logPath, p)
 	}
 	if rep.OK() && len(cpProblems) == 0 {
 		if cp != nil {
@@ -165,7 +185,7 @@ func auditVerify(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if rep.OK() {
-		return fmt.Errorf("checkpoint log %s: %d lines do not verify (first: %s)", place.Log, len(cpProblems), cpProblems[0])
+		return fmt.Errorf("checkpoint log %s: %d lines do not verify (first: %s)", logPath, len(cpProblems), cpProblems[0])
 	}
 	p, _ := rep.First()
 	fmt.Fprintf(stdout, "chain: BROKEN, %d problems\n", rep.ProblemsTotal)

@@ -5,6 +5,7 @@
 //	migctl agreement add|list|show|history|suspend|end|activate|import|export ...
 //	migctl audit verify|export|report ...
 //	migctl consent-report --practice DIR_OR_URL ...
+//	migctl store copy -from DIR -to postgres://...
 //	migctl version
 //
 // Every command prints its result on standard output and a one-line reason
@@ -40,6 +41,7 @@ commands:
   agreement       manage Information Sharing Agreements
   audit           verify, export and summarise the audit trail
   consent-report  list a practice's patients RIG asked to be set to share who have no consent recorded
+  store           copy a single gateway's bbolt stores into PostgreSQL
   version         print the version, VCS revision and Go version
 
 Run 'migctl COMMAND -h' for a command's flags.
@@ -53,6 +55,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"agreement":      cmdAgreement,
 	"audit":          cmdAudit,
 	"consent-report": cmdConsentReport,
+	"store":          cmdStore,
 	"version":        cmdVersion,
 }
 
