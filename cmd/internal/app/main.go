@@ -150,7 +150,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.audit, m.consents, m.index = m.stores.audit, m.stores.consents, m.stores.index
 	if m.stores.pool != nil {
-		m.health.database = pingDatabase(m.stores.pool) // reported by /readyz and mig_store_up, never gating
+		m.health.setDatabase(pingDatabase(m.stores.pool)) // reported by /readyz and mig_store_up, never gating
 	}
 	if err := m.startCheckpoints(ctx); err != nil { // signed checkpoints: refuse a cut or rewritten chain
 		ln.Close()

@@ -77,18 +77,20 @@ type node struct {
 	stderr       *syncBuffer
 }
 
-// startNode runs bin -config and waits for its "gateway serving" log line.
-func startNode(t *testing.T, bin string, n *node) error {
+// startNode runs bin -config and waits for its "gateway serving" log line;
+// it returns the node's URL (the caller publishes it to the balancer).
+func startNode(t *testing.T, bin string, n *node) (string, error) {
 	cmd := exec.Command(bin, "-config", n.config)
-	n.stderr = &syncBuffer{}
+	buf := &syncBuffer{}
+	n.stderr = buf
 	errPipe, err := cmd.StderrPipe()
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := cmd.Start(); err != nil {
-		return err
+		return "", err
 	}
-	n.cmd, n.url = cmd, ""
+	n.cmd = cmd
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
@@ -102,7 +104,7 @@ func startNode(t *testing.T, bin string, n *node) error {
 		sent := false
 		for sc.Scan() {
 			line := sc.Bytes()
-			n.stderr.Write(append(append([]byte{}, line...), '\n'))
+			buf.Write(append(append([]byte{}, line...), '\n'))
 			var l struct {
 				Message string `json:"message"`
 				URL     string `json:"url"`
@@ -119,12 +121,11 @@ func startNode(t *testing.T, bin string, n *node) error {
 	select {
 	case u := <-found:
 		if u == "" {
-			return fmt.Errorf("%s exited: %s", n.name, n.stderr.String())
+			return "", fmt.Errorf("%s exited: %s", n.name, buf.String())
 		}
-		n.url = u
-		return nil
+		return u, nil
 	case <-time.After(60 * time.Second):
-		return fmt.Errorf("%s did not start within 60 s: %s", n.name, n.stderr.String())
+		return "", fmt.Errorf("%s did not start within 60 s: %s", n.name, buf.String())
 	}
 }
 
@@ -274,7 +275,7 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 	errs := make([]error, len(nodes))
 	for i, n := range nodes {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = startNode(t, bin, n) }()
+		go func() { defer wg.Done(); n.url, errs[i] = startNode(t, bin, n) }()
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -368,11 +369,15 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 	victim.url = ""
 	lb.mu.Unlock()
 	time.Sleep(500 * time.Millisecond)
-	if err := startNode(t, bin, victim); err != nil { // same config: a fresh process takes its place
+	u, err := startNode(t, bin, victim) // same config: a fresh process takes its place
+	if err != nil {
 		close(stop)
 		load.Wait()
 		t.Fatal(err)
 	}
+	lb.mu.Lock()
+	victim.url = u
+	lb.mu.Unlock()
 	time.Sleep(time.Second)
 	cluster.Restart()
 	time.Sleep(2 * time.Second)

@@ -58,11 +58,26 @@ type readiness struct {
 	failed map[string]string // check -> content-free reason while it has not passed
 	stop   bool
 
-	// database, if set, probes the shared database (reported, not gating).
+	// database, if set, probes the shared database (reported, not
+	// gating); set once the stores are open, under mu.
 	database func(ctx context.Context) error
 	dbMu     sync.Mutex
 	dbAt     time.Time
 	dbErr    error
+}
+
+// setDatabase gives readiness the shared database's probe.
+func (r *readiness) setDatabase(probe func(ctx context.Context) error) {
+	r.mu.Lock()
+	r.database = probe
+	r.mu.Unlock()
+}
+
+// hasDatabase reports whether there is a shared database to probe.
+func (r *readiness) hasDatabase() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.database != nil
 }
 
 func newReadiness() *readiness {
@@ -117,9 +132,12 @@ func (r *readiness) databaseUp(ctx context.Context) error {
 	if time.Since(r.dbAt) < time.Second {
 		return r.dbErr
 	}
+	r.mu.Lock()
+	probe := r.database
+	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	r.dbErr = r.database(ctx)
+	r.dbErr = probe(ctx)
 	r.dbAt = time.Now()
 	return r.dbErr
 }
@@ -144,9 +162,9 @@ func (r *readiness) body(ctx context.Context) (int, readyBody) {
 			b.Checks[c] = "pending"
 		}
 	}
-	stop := r.stop
+	stop, db := r.stop, r.database != nil
 	r.mu.Unlock()
-	if r.database != nil {
+	if db {
 		b.Database = "ok"
 		if r.databaseUp(ctx) != nil {
 			b.Database = "unavailable"
@@ -379,7 +397,7 @@ func (m *Main) instrument() {
 		}
 		return float64(seq - at)
 	})
-	if m.health.database != nil {
+	if m.health.hasDatabase() {
 		m.metrics.GaugeFunc("store_up", "1 when the shared database answered its last probe (at most one a second), else 0.", func() float64 {
 			if m.health.databaseUp(context.Background()) != nil {
 				return 0

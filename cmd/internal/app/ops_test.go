@@ -224,7 +224,7 @@ func TestReadinessIgnoresDatabaseOutage(t *testing.T) {
 	r := newReadiness()
 	down := errors.New("connection refused")
 	var dbErr error
-	r.database = func(context.Context) error { return dbErr }
+	r.setDatabase(func(context.Context) error { return dbErr })
 	for _, c := range startChecks[:len(startChecks)-1] {
 		r.set(c, nil)
 	}
