@@ -32,6 +32,14 @@ PASS
 	}
 }
 
+func TestFastest(t *testing.T) {
+	got := fastest([]benchLine{{Name: "a", NsOp: 5}, {Name: "b", NsOp: 3}, {Name: "a", NsOp: 4}, {Name: "a", NsOp: 6}, {Name: "b", NsOp: 2}})
+	want := []benchLine{{Name: "a", NsOp: 4}, {Name: "b", NsOp: 2}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("fastest = %+v, want %+v", got, want)
+	}
+}
+
 func TestParseReport(t *testing.T) {
 	rep := []byte(`{"latencies":{"total":1,"mean":2,"50th":12500000,"90th":3,"95th":4,"99th":48000000,"max":90000000,"min":1},
 "bytes_in":{"total":5460000,"mean":546000},"requests":10,"throughput":9.5,"success":0.9,"status_codes":{"200":9,"503":1}}`)

@@ -53,6 +53,7 @@ type options struct {
 	clients                                  []int
 	stages                                   bool
 	stageBenchtime                           string
+	stageCount                               int
 	soak, soakInterval                       time.Duration
 	soakClients                              int
 	only                                     string
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&clients, "clients", "1,8,64", "concurrent clients per point, comma separated")
 	fs.BoolVar(&o.stages, "stages", true, "run the stage benchmarks (go test) first")
 	fs.StringVar(&o.stageBenchtime, "stage-benchtime", "400ms", "-benchtime of each stage benchmark")
+	fs.IntVar(&o.stageCount, "stage-count", 3, "runs of each stage benchmark; the fastest is kept")
 	fs.DurationVar(&o.soak, "soak", 0, "run the soak for this long instead of the benchmark (make soak: 10m)")
 	fs.DurationVar(&o.soakInterval, "soak-interval", 10*time.Second, "resident memory sampling interval of the soak")
 	fs.IntVar(&o.soakClients, "soak-clients", 8, "concurrent clients of the soak")
@@ -108,10 +110,10 @@ func run(ctx context.Context, args []string) error {
 		var tok []benchLine
 		if o.stages {
 			var err error
-			if tok, err = goBench(ctx, "Tokenizers", o.stageBenchtime, "./adapters/xmltok/"); err != nil {
+			if tok, err = goBench(ctx, "Tokenizers", o.stageBenchtime, o.stageCount, "./adapters/xmltok/"); err != nil {
 				return err
 			}
-			if st, err = goBench(ctx, "PipelineSamples", o.stageBenchtime, "./cmd/migctl/"); err != nil {
+			if st, err = goBench(ctx, "PipelineSamples", o.stageBenchtime, o.stageCount, "./cmd/migctl/"); err != nil {
 				return err
 			}
 		}
