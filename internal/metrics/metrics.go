@@ -171,6 +171,29 @@ func (m *Metrics) CounterFunc(name, help string, fn func() float64) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, fn))
 }
 
+// CountersFunc registers a counter with one label read at each scrape
+// from counts kept elsewhere: read returns the count per label value
+// (fixed words: "admitted", "hit").
+func (m *Metrics) CountersFunc(name, help, label string, read func() map[string]float64) {
+	m.reg.MustRegister(&funcCollector{
+		desc: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", name), help, []string{label}, nil),
+		typ:  prometheus.CounterValue, read: read})
+}
+
+type funcCollector struct {
+	desc *prometheus.Desc
+	typ  prometheus.ValueType
+	read func() map[string]float64
+}
+
+func (c *funcCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *funcCollector) Collect(ch chan<- prometheus.Metric) {
+	for k, v := range c.read() {
+		ch <- prometheus.MustNewConstMetric(c.desc, c.typ, v, Safe(k))
+	}
+}
+
 // States registers an enumeration read at each scrape: for each key (an
 // ODS code), one series per state, 1 for the current state and 0 for the
 // others (mig_gp_breaker_state{practice,state}).

@@ -78,6 +78,9 @@ func TestExposition(t *testing.T) {
 	m.States("test_state", "An enumeration.", "practice", []string{"closed", "open"}, func() map[string]string {
 		return map[string]string{"A99902": "open", "9990001006": "closed"}
 	})
+	m.CountersFunc("test_decisions_total", "Counts by decision.", "decision", func() map[string]float64 {
+		return map[string]float64{"admitted": 3, "9990001006": 1}
+	})
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	b, _ := io.ReadAll(rec.Body)
@@ -101,6 +104,8 @@ func TestExposition(t *testing.T) {
 		`mig_test_state{practice="A99902",state="open"} 1`,
 		`mig_test_state{practice="A99902",state="closed"} 0`,
 		`mig_test_state{practice="other",state="closed"} 1`,
+		`mig_test_decisions_total{decision="admitted"} 3`,
+		`mig_test_decisions_total{decision="other"} 1`,
 	} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("missing %s", want)
