@@ -23,6 +23,7 @@ type result struct {
 	Status     map[string]int // answers by status code ("0": no answer)
 	BytesMean  float64        // response body bytes per request
 	PeakRSS    int64          // bytes: VmHWM over the timed run
+	PeakAnon   int64          // bytes: the most RssAnon sampled (every 100 ms) over it
 }
 
 // point is one request at one client count, with each pipeline's result
@@ -72,21 +73,48 @@ func endToEnd(ctx context.Context, o options) ([]point, error) {
 				if err := resetPeak(g.cmd.Process.Pid); err != nil {
 					return nil, fmt.Errorf("peak RSS reset: %v", err)
 				}
+				stop := sampleAnon(g.cmd.Process.Pid)
 				res, err := attack(ctx, o, g, []request{r}, c, o.duration, fmt.Sprintf("run-%d", i))
+				anon := stop()
 				if err != nil {
 					return nil, err
 				}
+				res.PeakAnon = anon
 				if res.PeakRSS, err = procStatus(g.cmd.Process.Pid, "VmHWM"); err != nil {
 					return nil, err
 				}
 				pt.res[i] = res
-				fmt.Fprintf(os.Stderr, "benchload: %-38s %2d clients  %-16s %8.1f req/s  p50 %8s  p99 %8s  RSS %4d MB  200s %.1f%%\n",
-					r.name, c, g.p.name, res.Throughput, ms(res.P50), ms(res.P99), res.PeakRSS>>20, 100*res.Success)
+				fmt.Fprintf(os.Stderr, "benchload: %-38s %2d clients  %-16s %8.1f req/s  p50 %8s  p99 %8s  RSS %4d MB (anonymous %4d MB)  200s %.1f%%\n",
+					r.name, c, g.p.name, res.Throughput, ms(res.P50), ms(res.P99), res.PeakRSS>>20, res.PeakAnon>>20, 100*res.Success)
 			}
 			out = append(out, pt)
 		}
 	}
 	return out, nil
+}
+
+// sampleAnon reads pid's anonymous resident memory every 100 ms until the
+// returned function is called, which returns the most it saw.
+func sampleAnon(pid int) func() int64 {
+	done := make(chan struct{})
+	peak := make(chan int64)
+	go func() {
+		var most int64
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v, err := procStatus(pid, "RssAnon"); err == nil {
+				most = max(most, v)
+			}
+			select {
+			case <-done:
+				peak <- most
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 { close(done); return <-peak }
 }
 
 func ms(d time.Duration) string {
