@@ -21,7 +21,7 @@ type result struct {
 	Max        time.Duration
 	Success    float64        // share answered 200
 	Status     map[string]int // answers by status code ("0": no answer)
-	BytesMean  float64        // response body bytes per request
+	Body       int            // bytes of the answer (as the gateway answered it before the run)
 	PeakRSS    int64          // bytes: VmHWM over the timed run
 	PeakAnon   int64          // bytes: the most RssAnon sampled (every 100 ms) over it
 }
@@ -79,7 +79,7 @@ func endToEnd(ctx context.Context, o options) ([]point, error) {
 				if err != nil {
 					return nil, err
 				}
-				res.PeakAnon = anon
+				res.PeakAnon, res.Body = anon, g.body[r.path]
 				if res.PeakRSS, err = procStatus(g.cmd.Process.Pid, "VmHWM"); err != nil {
 					return nil, err
 				}
@@ -139,14 +139,17 @@ func attack(ctx context.Context, o options, g *gateway, reqs []request, clients 
 	}
 	bin := filepath.Join(dir, tag+".bin")
 	n := strconv.Itoa(clients)
+	// -max-body 0: every answer is read whole, but none is kept in the
+	// results file (546 KB a request would fill the disk).
 	cmd := exec.CommandContext(ctx, o.vegeta, "attack", "-targets", tf, "-rate", "0", "-workers", n, "-max-workers", n,
-		"-duration", d.String(), "-timeout", "60s", "-keepalive=true", "-output", bin)
+		"-duration", d.String(), "-timeout", "60s", "-keepalive=true", "-max-body", "0", "-output", bin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("vegeta attack: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	rep, err := exec.CommandContext(ctx, o.vegeta, "report", "-type", "json", bin).Output()
+	os.Remove(bin)
 	if err != nil {
 		return nil, fmt.Errorf("vegeta report: %v", err)
 	}
@@ -161,9 +164,6 @@ func parseReport(b []byte) (*result, error) {
 			P99 int64 `json:"99th"`
 			Max int64 `json:"max"`
 		} `json:"latencies"`
-		BytesIn struct {
-			Mean float64 `json:"mean"`
-		} `json:"bytes_in"`
 		Requests    int            `json:"requests"`
 		Throughput  float64        `json:"throughput"`
 		Success     float64        `json:"success"`
@@ -178,6 +178,5 @@ func parseReport(b []byte) (*result, error) {
 	return &result{
 		Requests: v.Requests, Throughput: v.Throughput, Success: v.Success, Status: v.StatusCodes,
 		P50: time.Duration(v.Latencies.P50), P99: time.Duration(v.Latencies.P99), Max: time.Duration(v.Latencies.Max),
-		BytesMean: v.BytesIn.Mean,
 	}, nil
 }

@@ -242,7 +242,7 @@ func renderBench(m machine, o options, tok, st []benchLine, points []point) stri
 					continue
 				}
 				fmt.Fprintf(&b, "| %s | %d | %s | %.1f | %s | %s | %s | %s | %s | %s%s | %.0f KB |\n", pt.req.name, pt.clients, pipelines[i].name, r.Throughput,
-					ms(r.P50), ms(r.P99), ms(r.Max), mb(r.PeakRSS), mb(r.PeakAnon), pct(r.Success), others(r.Status), r.BytesMean/1000)
+					ms(r.P50), ms(r.P99), ms(r.Max), mb(r.PeakRSS), mb(r.PeakAnon), pct(r.Success), others(r.Status), float64(r.Body)/1000)
 			}
 		}
 		b.WriteString("\n")

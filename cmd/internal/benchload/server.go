@@ -55,6 +55,8 @@ type gateway struct {
 	pid   string // the patient's FHIR id on this gateway (each has its own key)
 	done  chan error
 	log   string
+	data  string         // its data directory, removed when it stops
+	body  map[string]int // each request's answer, bytes (by path)
 }
 
 func freeAddr() (string, error) {
@@ -97,7 +99,8 @@ func startGateway(ctx context.Context, o options, p pipeline, slot int) (*gatewa
 		logf.Close()
 		return nil, err
 	}
-	g := &gateway{p: p, cmd: cmd, url: "http://" + addr, done: make(chan error, 1), log: logf.Name()}
+	g := &gateway{p: p, cmd: cmd, url: "http://" + addr, done: make(chan error, 1), log: logf.Name(),
+		data: filepath.Join(dir, "data"), body: map[string]int{}}
 	go func() { g.done <- cmd.Wait(); logf.Close() }()
 	if err := g.ready(ctx); err != nil {
 		g.stop()
@@ -166,10 +169,11 @@ func (g *gateway) setUp(ctx context.Context, issuer string) error {
 	g.pid = b.Entry[0].Resource.ID
 	// Every request must answer 200 before it is measured.
 	for _, r := range requests {
-		status, _, err := g.do(ctx, http.MethodGet, g.target(r), "", nil)
+		status, body, err := g.do(ctx, http.MethodGet, g.target(r), "", nil)
 		if err != nil || status != http.StatusOK {
 			return fmt.Errorf("%s: %s: status %d, %v; see %s", g.p.name, r.name, status, err, g.log)
 		}
+		g.body[r.path] = len(body)
 	}
 	return nil
 }
@@ -197,7 +201,9 @@ func (g *gateway) do(ctx context.Context, method, path, ctype string, body io.Re
 	return resp.StatusCode, b, err
 }
 
-// stop ends the subprocess (SIGTERM, then SIGKILL after 10 s).
+// stop ends the subprocess (SIGTERM, then SIGKILL after 10 s) and
+// removes its data directory (a run's audit log is hundreds of MB); its
+// log stays.
 func (g *gateway) stop() {
 	if g.cmd.Process == nil {
 		return
@@ -209,6 +215,7 @@ func (g *gateway) stop() {
 		g.cmd.Process.Kill()
 		<-g.done
 	}
+	os.RemoveAll(g.data)
 }
 
 // procStatus reads one kB field (VmHWM, VmRSS) of /proc/PID/status.
