@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -40,18 +42,31 @@ func TestFastest(t *testing.T) {
 	}
 }
 
-func TestParseReport(t *testing.T) {
-	rep := []byte(`{"latencies":{"total":1,"mean":2,"50th":12500000,"90th":3,"95th":4,"99th":48000000,"max":90000000,"min":1},
-"bytes_in":{"total":5460000,"mean":546000},"requests":10,"throughput":9.5,"success":0.9,"status_codes":{"200":9,"503":1}}`)
-	r, err := parseReport(rep)
+// TestSummarise: percentiles of the answers of 200 only, every status
+// counted, throughput over the span from the first request to the last
+// answer.
+func TestSummarise(t *testing.T) {
+	var lines strings.Builder
+	t0 := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	// 100 answers of 200 taking 1..100 ms, one every 10 ms, and 50 refusals
+	// of 503 taking 1 µs.
+	for i := 1; i <= 100; i++ {
+		fmt.Fprintf(&lines, `{"attack":"","seq":%d,"code":200,"timestamp":%q,"latency":%d,"bytes_out":0,"bytes_in":0,"error":"","body":null}`+"\n",
+			i, t0.Add(time.Duration(i-1)*10*time.Millisecond).Format(time.RFC3339Nano), int64(i)*int64(time.Millisecond))
+	}
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(&lines, `{"code":503,"timestamp":%q,"latency":1000,"error":"503 Service Unavailable"}`+"\n", t0.Format(time.RFC3339Nano))
+	}
+	r, err := summarise([]byte(lines.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.P50 != 12500*time.Microsecond || r.P99 != 48*time.Millisecond || r.Max != 90*time.Millisecond ||
-		r.Throughput != 9.5 || r.Requests != 10 || r.Status["503"] != 1 {
-		t.Errorf("parsed %+v", r)
+	// The last answer: sent at 990 ms, took 100 ms.
+	if r.Requests != 150 || r.Status["200"] != 100 || r.Status["503"] != 50 || r.Success != 100.0/150 ||
+		r.P50 != 50*time.Millisecond || r.P99 != 99*time.Millisecond || r.Max != 100*time.Millisecond || math.Abs(r.Throughput-100/1.09) > 1e-9 {
+		t.Errorf("summarised %+v", r)
 	}
-	if _, err := parseReport([]byte(`{"requests":0}`)); err == nil {
+	if _, err := summarise(nil); err == nil {
 		t.Error("a run with no requests was accepted")
 	}
 }

@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,8 +19,8 @@ import (
 // result is one timed run of one pipeline at one point.
 type result struct {
 	Requests   int
-	Throughput float64 // successful requests per second
-	P50, P99   time.Duration
+	Throughput float64       // successful requests per second
+	P50, P99   time.Duration // of the answers of 200 only
 	Max        time.Duration
 	Success    float64        // share answered 200
 	Status     map[string]int // answers by status code ("0": no answer)
@@ -148,35 +151,58 @@ func attack(ctx context.Context, o options, g *gateway, reqs []request, clients 
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("vegeta attack: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	rep, err := exec.CommandContext(ctx, o.vegeta, "report", "-type", "json", bin).Output()
+	out, err := exec.CommandContext(ctx, o.vegeta, "encode", "-to", "json", bin).Output()
 	os.Remove(bin)
 	if err != nil {
-		return nil, fmt.Errorf("vegeta report: %v", err)
+		return nil, fmt.Errorf("vegeta encode: %v", err)
 	}
-	return parseReport(rep)
+	return summarise(out)
 }
 
-// parseReport reads vegeta's JSON report (durations in nanoseconds).
-func parseReport(b []byte) (*result, error) {
-	var v struct {
-		Latencies struct {
-			P50 int64 `json:"50th"`
-			P99 int64 `json:"99th"`
-			Max int64 `json:"max"`
-		} `json:"latencies"`
-		Requests    int            `json:"requests"`
-		Throughput  float64        `json:"throughput"`
-		Success     float64        `json:"success"`
-		StatusCodes map[string]int `json:"status_codes"`
+// summarise reads vegeta's results (JSON, one a line): every answer by
+// status, and the latencies of those answered 200 only (the admitted
+// ones: a refusal by admission control is answered at once, and would
+// flatter the percentiles). Throughput is answers of 200 per second from
+// the first request sent to the last answer received.
+func summarise(lines []byte) (*result, error) {
+	res := &result{Status: map[string]int{}}
+	var lat []time.Duration
+	var first, last time.Time
+	dec := json.NewDecoder(bytes.NewReader(lines))
+	for {
+		var v struct {
+			Code      int           `json:"code"`
+			Timestamp time.Time     `json:"timestamp"`
+			Latency   time.Duration `json:"latency"`
+		}
+		if err := dec.Decode(&v); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("vegeta results: %v", err)
+		}
+		res.Requests++
+		res.Status[strconv.Itoa(v.Code)]++
+		if first.IsZero() || v.Timestamp.Before(first) {
+			first = v.Timestamp
+		}
+		if end := v.Timestamp.Add(v.Latency); end.After(last) {
+			last = end
+		}
+		if v.Code == 200 {
+			lat = append(lat, v.Latency)
+		}
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, fmt.Errorf("vegeta report: %v", err)
+	if res.Requests == 0 {
+		return nil, fmt.Errorf("vegeta results: no requests were made")
 	}
-	if v.Requests == 0 {
-		return nil, fmt.Errorf("vegeta report: no requests were made")
+	res.Success = float64(len(lat)) / float64(res.Requests)
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		rank := func(q float64) time.Duration { return lat[min(len(lat)-1, int(math.Ceil(q*float64(len(lat))))-1)] }
+		res.P50, res.P99, res.Max = rank(0.50), rank(0.99), lat[len(lat)-1]
+		if span := last.Sub(first); span > 0 {
+			res.Throughput = float64(len(lat)) / span.Seconds()
+		}
 	}
-	return &result{
-		Requests: v.Requests, Throughput: v.Throughput, Success: v.Success, Status: v.StatusCodes,
-		P50: time.Duration(v.Latencies.P50), P99: time.Duration(v.Latencies.P99), Max: time.Duration(v.Latencies.Max),
-	}, nil
+	return res, nil
 }
