@@ -617,3 +617,55 @@ func createLaunch(t *testing.T, client *http.Client, node, public string, key *e
 	}
 	return b.Launch
 }
+
+// TestDatabaseOutageKeepsNodeReady: with PostgreSQL stopped, a node that
+// had started stays ready (/readyz 200, saying the database is
+// unavailable; mig_store_up 0) and answers requests itself with 503
+// AUDIT_UNAVAILABLE and no data; when the database is back it serves
+// again without a restart.
+func TestDatabaseOutageKeepsNodeReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a PostgreSQL cluster")
+	}
+	cluster := pgtest.NewCluster(t)
+	g := startGateway(t, func(m *Main) { m.Config.Store = cluster.URL(); m.Config.OpsAddr = "127.0.0.1:0" })
+	clin := g.token("outage-clin", "R8000", "RX999")
+	if r := g.recordConsent(clin, tppConsent, consentGiven); r.Status != 201 {
+		t.Fatalf("consent: HTTP %d %s", r.Status, truncate(r.Body))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !g.m.health.ready() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	cluster.Stop()
+	time.Sleep(1100 * time.Millisecond) // past readiness's one-second probe cache
+	r := doURL(t, g.http, http.MethodGet, g.m.OpsURL+"/readyz", "", nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"status":"ready"`) || !strings.Contains(string(r.Body), `"database":"unavailable"`) {
+		t.Errorf("/readyz during the outage: HTTP %d %s; want 200 ready, database unavailable", r.Status, r.Body)
+	}
+	if !strings.Contains(scrape(t, g), "mig_store_up 0\n") {
+		t.Error("mig_store_up is not 0 during the outage")
+	}
+	r = g.searchPatient(clin, tppConsent)
+	if code, _ := r.outcome(t); r.Status != 503 || code != "AUDIT_UNAVAILABLE" || bytes.Contains(r.Body, []byte(tppConsent)) {
+		t.Errorf("a read during the outage: HTTP %d %s; want 503 AUDIT_UNAVAILABLE without data", r.Status, truncate(r.Body))
+	}
+
+	cluster.Start()
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		r := g.searchPatient(clin, tppConsent)
+		if r.Status == 200 && bytes.Contains(r.Body, []byte(tppConsent)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the database came back: HTTP %d %s", r.Status, truncate(r.Body))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if !strings.Contains(scrape(t, g), "mig_store_up 1\n") {
+		t.Error("mig_store_up is not 1 once the database is back")
+	}
+}
