@@ -23,6 +23,7 @@ const (
 	EHEADERS       = "headers_large"  // 431: request header fields over the limit
 	EUNAVAILABLE   = "unavailable"    // 503: GP system down, audit store failing
 	ETIMEOUT       = "timeout"        // 504: GP system too slow
+	EOVERLOADED    = "overloaded"     // 503: this node is at its limit of requests in flight; retry after Retry-After
 	EINTERNAL      = "internal"       // 500
 )
 
@@ -120,6 +121,7 @@ const (
 	IssueDuplicatePatient      = "DUPLICATE_PATIENT"
 	IssueIdentityMismatch      = "IDENTITY_MISMATCH"
 	IssueMalformedExtract      = "MALFORMED_EXTRACT"
+	IssueOverloaded            = "OVERLOADED" // MIG's own: refused by admission control, nothing done
 )
 
 // PatientNotFound is the one answer for "no such patient" and "not allowed

@@ -6,7 +6,9 @@
 package adapters
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -78,13 +80,8 @@ func (r *Reader) Read(ctx context.Context, practice, nhs string) (*record.Record
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	body, err := p.Source.Fetch(ctx, nhs)
+	body, err := r.fetch(ctx, p, nhs)
 	if err != nil {
-		if mig.ErrorCode(err) == mig.ENOTFOUND {
-			nf := mig.PatientNotFound()
-			nf.Err = err
-			return nil, nf
-		}
 		return nil, err
 	}
 	defer body.Close()
@@ -114,6 +111,137 @@ func (r *Reader) Read(ctx context.Context, practice, nhs string) (*record.Record
 	}
 	return rec, nil
 }
+
+// Extract names one fetched extract: whose it is, where it came from, its
+// format and its bytes' SHA-256. Two fetches with equal Extracts returned
+// the same bytes.
+type Extract struct {
+	Practice, NHSNumber, Format string
+	SHA256                      [sha256.Size]byte
+	Size                        int
+}
+
+// ParseCache keeps records parsed from extracts already seen (fhir/rest's
+// Cache). Parsed returns the record parsed from x's bytes: one it holds, or
+// the one parse makes (which it may keep). parse reports whether the adapter
+// read the clock: such a record holds judgements about the present (a TPP
+// course still running) and must not be reused at another time. A record
+// Parsed returns is shared with other requests: never change it.
+type ParseCache interface {
+	Parsed(x Extract, parse func() (rec *record.Record, clocked bool, err error)) (*record.Record, error)
+}
+
+// ReadShared is Read through a ParseCache: the extract is still fetched
+// live, every time, and its bytes hashed; identical bytes are parsed once
+// (for the same practice, patient and format). The identity check against
+// nhs and the demographics merge run on every call. now is the clock the
+// adapter judges the present by (zero: Options.Now). The record returned
+// is the caller's, but its Entries (and what they point to) are shared
+// with the cache: copy an entry before changing it (record.Tag changes
+// Views and NotShown).
+func (r *Reader) ReadShared(ctx context.Context, practice, nhs string, now time.Time, pc ParseCache) (*record.Record, Extract, error) {
+	p, ok := r.Practices[practice]
+	if !ok {
+		return nil, Extract{}, mig.PatientNotFound()
+	}
+	timeout := r.FetchTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	body, err := r.fetch(ctx, p, nhs)
+	if err != nil {
+		return nil, Extract{}, err
+	}
+	defer body.Close()
+	limit := r.Options.Limits.MaxBytes
+	if limit <= 0 {
+		limit = xmltok.DefaultLimits.MaxBytes
+	}
+	buf, rerr := io.ReadAll(io.LimitReader(body, limit+1))
+	io.Copy(io.Discard, io.LimitReader(body, 1<<20)) // as Read: keep-alive connections are reused
+	x := Extract{Practice: practice, NHSNumber: nhs, Format: p.Format, SHA256: sha256.Sum256(buf), Size: len(buf)}
+	parse := func() (*record.Record, bool, error) {
+		opt := r.Options
+		opt.NHSNumber = nhs
+		clock := opt.Clock()
+		clocked := false
+		opt.Now = func() time.Time {
+			clocked = true
+			if !now.IsZero() {
+				return now
+			}
+			return clock()
+		}
+		// A read error or an oversize document reaches the parser as it
+		// would have streaming, so it fails exactly as Read does.
+		var in io.Reader = bytes.NewReader(buf)
+		if rerr != nil {
+			in = io.MultiReader(in, errReader{rerr})
+		}
+		rec, err := Parse(p.Format, in, opt)
+		if err != nil {
+			return nil, clocked, sourceError(practice, err)
+		}
+		if r.Translator != nil {
+			r.Translator.Fill(rec) // the entries only: before demographics, unlike Read, to the same effect
+		}
+		return rec, clocked, nil
+	}
+	var shared *record.Record
+	if rerr != nil || int64(len(buf)) > limit {
+		// Not read whole: never kept, and the parser refuses it as it
+		// would have streaming.
+		if shared, _, err = parse(); err != nil {
+			return nil, x, err
+		}
+	} else if shared, err = pc.Parsed(x, parse); err != nil {
+		return nil, x, err
+	}
+	// The identity check, every time: the parse checked the extract against
+	// nhs, and the key holds nhs; this says so again for this request.
+	if shared.Patient.NHSNumber != "" && shared.Patient.NHSNumber != nhs {
+		nf := mig.PatientNotFound()
+		nf.Err = ErrIdentityMismatch
+		return nil, x, nf
+	}
+	rec := *shared // the Patient is this request's to merge into
+	demo, err := r.demographics(ctx, p, nhs)
+	if err != nil {
+		return nil, x, err
+	}
+	if demo != nil {
+		if err := merge(&rec.Patient, demo, practice); err != nil {
+			return nil, x, err
+		}
+	}
+	if rec.Patient.PracticeODS == "" {
+		rec.Patient.PracticeODS = practice
+	}
+	return &rec, x, nil
+}
+
+// fetch opens the extract, a practice's "no such patient" answered as not
+// found.
+func (r *Reader) fetch(ctx context.Context, p *source.Practice, nhs string) (io.ReadCloser, error) {
+	body, err := p.Source.Fetch(ctx, nhs)
+	if err != nil {
+		if mig.ErrorCode(err) == mig.ENOTFOUND {
+			nf := mig.PatientNotFound()
+			nf.Err = err
+			return nil, nf
+		}
+		return nil, err
+	}
+	return body, nil
+}
+
+// errReader fails every read with err: the tail of a body whose read failed.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 func (r *Reader) demographics(ctx context.Context, p *source.Practice, nhs string) (*record.Patient, error) {
 	var demo *record.Patient

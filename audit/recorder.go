@@ -57,14 +57,41 @@ type Recorder struct {
 	windows map[time.Time]map[string]*tally // window start -> source key -> tally
 }
 
-// tally is one source's unauthenticated refusals in one window.
+// tally is one source's unauthenticated refusals, or one user's overload
+// refusals, in one window.
 type tally struct {
 	refusals int // beyond the first, which was written on its own
+	kind     refusalKind
+}
+
+// refusalKind says which refusals a tally combines.
+type refusalKind struct {
+	who *consent.Principal // nil: unauthenticated
 }
 
 // anyone is the source key shared by refusals counted together: from
-// sources beyond MaxSources, and from every source once space is low.
-const anyone = "*"
+// sources beyond MaxSources, and from every source once space is low;
+// anyoneOverloaded is its counterpart for overload refusals.
+const (
+	anyone           = "*"
+	anyoneOverloaded = "overloaded *"
+)
+
+// combinedKey says whether r is a refusal combined with others like it,
+// and under which key: an unauthenticated refusal by its source; a refusal
+// by admission control (mig.EOVERLOADED: the node was full, nothing was
+// done) by user and organisation, so that an overload cannot turn every
+// refused request into an audit write, the work it sheds.
+func combinedKey(r *consent.Request) (string, refusalKind, bool) {
+	if r.Principal == nil {
+		return SourceKey(r.SourceIP), refusalKind{}, true
+	}
+	if mig.ErrorCode(r.Decision.Err) == mig.EOVERLOADED {
+		p := r.Principal
+		return "overloaded " + p.OrgODS + " " + p.UserID, refusalKind{who: p}, true
+	}
+	return "", refusalKind{}, false
+}
 
 var _ consent.Service = (*Recorder)(nil)
 
@@ -125,12 +152,12 @@ func (rc *Recorder) Complete(ctx context.Context, r *consent.Request) error {
 		return spaceExhausted()
 	}
 	var undo func()
-	if r.Principal == nil && rc.opt.Window > 0 {
+	if key, kind, ok := combinedKey(r); ok && rc.opt.Window > 0 {
 		t := r.Time
 		if t.IsZero() {
 			t = rc.now()
 		}
-		first, u := rc.count(t, SourceKey(r.SourceIP), level == SpaceLow)
+		first, u := rc.count(t, key, kind, level == SpaceLow)
 		if !first {
 			return nil
 		}
@@ -150,7 +177,7 @@ func (rc *Recorder) Complete(ctx context.Context, r *consent.Request) error {
 // reports whether it is the first of its window (to be written on its own)
 // and, if so, how to forget it should that write fail. With onlyCount (space
 // is low) every source shares one tally and nothing is first.
-func (rc *Recorder) count(t time.Time, key string, onlyCount bool) (first bool, undo func()) {
+func (rc *Recorder) count(t time.Time, key string, kind refusalKind, onlyCount bool) (first bool, undo func()) {
 	start := t.UTC().Truncate(rc.opt.Window)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -159,20 +186,21 @@ func (rc *Recorder) count(t time.Time, key string, onlyCount bool) (first bool, 
 		w = map[string]*tally{}
 		rc.windows[start] = w
 	}
-	if onlyCount {
+	if _, ok := w[key]; onlyCount || !ok && len(w) >= rc.opt.MaxSources {
 		key = anyone
-	} else if _, ok := w[key]; !ok && len(w) >= rc.opt.MaxSources {
-		key = anyone
+		if kind.who != nil {
+			key, kind = anyoneOverloaded, refusalKind{who: &consent.Principal{}}
+		}
 	}
 	if tl, ok := w[key]; ok || onlyCount {
 		if !ok {
-			tl = &tally{}
+			tl = &tally{kind: kind}
 			w[key] = tl
 		}
 		tl.refusals++
 		return false, nil
 	}
-	w[key] = &tally{}
+	w[key] = &tally{kind: kind}
 	return true, func() {
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
@@ -217,7 +245,7 @@ func (rc *Recorder) Flush(ctx context.Context, now time.Time, all bool) error {
 			if tl.refusals == 0 {
 				continue
 			}
-			events = append(events, combined(start, start.Add(rc.opt.Window), key, tl.refusals))
+			events = append(events, combined(start, start.Add(rc.opt.Window), key, tl))
 		}
 	}
 	rc.mu.Unlock()
@@ -248,14 +276,21 @@ func (rc *Recorder) Flush(ctx context.Context, now time.Time, all bool) error {
 	return nil
 }
 
-// combined is the event for n further unauthenticated refusals from key
-// in the window [from, to).
-func combined(from, to time.Time, key string, n int) *Event {
+// combined is the event for tl's further refusals in the window [from,
+// to): unauthenticated ones from the source key, or overload refusals of
+// one user (of every user beyond MaxSources, or once space is low).
+func combined(from, to time.Time, key string, tl *tally) *Event {
 	e := &Event{
-		Time: to, Since: from, Refusals: n,
+		Time: to, Since: from, Refusals: tl.refusals,
 		Type: TypeSecurity, Action: "E", Outcome: OutcomeSeriousFail,
 		OutcomeDesc:  "authentication unauthenticated-refusals-combined",
 		PurposeOfUse: "TREAT",
+	}
+	if p := tl.kind.who; p != nil {
+		e.Type, e.Subtype = TypeRest, "operation"
+		e.OutcomeDesc = "admission overloaded-refusals-combined"
+		e.UserID, e.RoleCode, e.OrgODS = p.UserID, p.RoleCode, p.OrgODS
+		return e
 	}
 	if key != anyone {
 		e.SourceIP = key
@@ -371,7 +406,7 @@ func Events(r *consent.Request, now func() time.Time) []*Event {
 			if r.Decision.Rule == "view-consent" && e.Consent == "" {
 				e.Consent = "none"
 			}
-		case mig.EUNAVAILABLE, mig.ETIMEOUT, mig.EINTERNAL:
+		case mig.EUNAVAILABLE, mig.ETIMEOUT, mig.EINTERNAL, mig.EOVERLOADED:
 			e.Outcome = OutcomeSeriousFail
 		default:
 			e.Outcome = OutcomeMinorFailure

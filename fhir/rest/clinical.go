@@ -169,10 +169,7 @@ func (s *Server) read(c echo.Context) error {
 		// Gone from the record since the id was issued, or withheld.
 		return s.refuse(c, r, "request", resourceNotFound(typ))
 	}
-	if r.Emergency {
-		markEmergency(found.Proto)
-	}
-	body, err := fhir.MarshalResource(found.Proto)
+	body, err := s.encodeResource(c, *found, r.Emergency)
 	if err != nil {
 		return s.refuse(c, r, "mapping", &mig.Error{Code: mig.EINTERNAL, Message: "the resource could not be encoded", Err: err})
 	}
@@ -274,10 +271,7 @@ func (s *Server) respondBundle(c echo.Context, r *consent.Request, p url.Values,
 	entries := make([]fhir.BundleEntry, 0, len(page)+1)
 	counts := map[string]int{}
 	for _, rs := range page {
-		if r.Emergency {
-			markEmergency(rs.Proto)
-		}
-		body, err := fhir.MarshalResource(rs.Proto)
+		body, err := s.encodeResource(c, rs, r.Emergency)
 		if err == nil && q.shape.elements != nil {
 			body, err = subset(body, q.shape.elements)
 		}

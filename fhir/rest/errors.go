@@ -21,6 +21,7 @@ var statusOf = map[string]int{
 	mig.EHEADERS:       http.StatusRequestHeaderFieldsTooLarge,
 	mig.EUNAVAILABLE:   http.StatusServiceUnavailable,
 	mig.ETIMEOUT:       http.StatusGatewayTimeout,
+	mig.EOVERLOADED:    http.StatusServiceUnavailable,
 	mig.EINTERNAL:      http.StatusInternalServerError,
 }
 
@@ -39,6 +40,7 @@ var issueTypeOf = map[string]string{
 	mig.EHEADERS:       "too-long",
 	mig.EUNAVAILABLE:   "transient",
 	mig.ETIMEOUT:       "timeout",
+	mig.EOVERLOADED:    "throttled",
 	mig.EINTERNAL:      "exception",
 }
 
@@ -63,6 +65,8 @@ func defaultIssue(code string) string {
 		return mig.IssueNotImplemented
 	case mig.EUNAVAILABLE, mig.ETIMEOUT:
 		return "INTERNAL_SERVER_ERROR"
+	case mig.EOVERLOADED:
+		return mig.IssueOverloaded
 	}
 	return "INTERNAL_SERVER_ERROR"
 }

@@ -96,6 +96,10 @@ func notFound() error { return mig.PatientNotFound() }
 type patientView struct {
 	rec *record.Record
 	*fhir.Result
+	// shared, when set, is the cached mapping Result's resources belong
+	// to: shared with other requests, so never changed; encode them with
+	// encode.
+	shared *variant
 }
 
 func (s *Server) patientData(c echo.Context, r *consent.Request, nhs string) (*patientView, error) {
@@ -116,25 +120,15 @@ func (s *Server) patientData(c echo.Context, r *consent.Request, nhs string) (*p
 	if !visible {
 		return nil, s.refuseOnce(c, r, "patient-resolution", notFound())
 	}
+	if sr, ok := s.Records.(SharedRecords); ok && s.Cache != nil {
+		return s.sharedPatientData(c, r, sr, practice, nhs)
+	}
 	rec, err := s.Records.Read(ctx, practice, nhs)
 	if err != nil {
-		rule := "gp-system"
-		switch {
-		case errors.Is(err, adapters.ErrIdentityMismatch):
-			// The client sees "not found"; the audit trail and the log say
-			// the extract and the demographics disagreed, a safety event.
-			rule = "identity-mismatch"
-		case mig.ErrorCode(err) == mig.ENOTFOUND:
-			rule = "patient-resolution"
-		}
-		return nil, s.refuseOnce(c, r, rule, err)
+		return nil, s.refuseOnce(c, r, readRule(err), err)
 	}
-	if d := s.Chain.CanSee(ctx, r, rec); d.Verdict != consent.Authorized {
-		if d.Err == nil {
-			d.Err = &mig.Error{Code: mig.EFORBIDDEN, Issue: mig.IssueAccessDenied, Message: "no rule authorised this request"}
-		}
-		r.Decision = consent.Decision{Verdict: consent.Reject, Rule: d.Rule, Err: d.Err}
-		return nil, s.refuseOnce(c, r, d.Rule, d.Err)
+	if err := s.canSee(c, r, rec); err != nil {
+		return nil, err
 	}
 	record.Tag(rec, s.ViewContext(s.now()))
 	res, err := s.Mapper.Map(rec, func(e *record.Entry) bool { return s.Chain.WillSee(ctx, r, e) })
@@ -145,6 +139,31 @@ func (s *Server) patientData(c echo.Context, r *consent.Request, nhs string) (*p
 		r.Withheld = true
 	}
 	return &patientView{rec: rec, Result: res}, nil
+}
+
+// readRule is the rule a failed read of the record is refused under.
+func readRule(err error) string {
+	switch {
+	case errors.Is(err, adapters.ErrIdentityMismatch):
+		// The client sees "not found"; the audit trail and the log say
+		// the extract and the demographics disagreed, a safety event.
+		return "identity-mismatch"
+	case mig.ErrorCode(err) == mig.ENOTFOUND:
+		return "patient-resolution"
+	}
+	return "gp-system"
+}
+
+// canSee runs the chain's CanSee on the record, answering a refusal.
+func (s *Server) canSee(c echo.Context, r *consent.Request, rec *record.Record) error {
+	if d := s.Chain.CanSee(c.Request().Context(), r, rec); d.Verdict != consent.Authorized {
+		if d.Err == nil {
+			d.Err = &mig.Error{Code: mig.EFORBIDDEN, Issue: mig.IssueAccessDenied, Message: "no rule authorised this request"}
+		}
+		r.Decision = consent.Decision{Verdict: consent.Reject, Rule: d.Rule, Err: d.Err}
+		return s.refuseOnce(c, r, d.Rule, d.Err)
+	}
+	return nil
 }
 
 // practiceVisible reports whether an agreement in force names the

@@ -33,7 +33,7 @@ func (s *Server) routes(e *echo.Echo) {
 
 	s.launchRoutes(e)
 
-	f := e.Group("/fhir", s.authenticate, s.launchContext, s.limitBody)
+	f := e.Group("/fhir", s.authenticate, s.admit, s.launchContext, s.limitBody)
 	// The one write.
 	f.POST("/Consent", s.recordConsent)
 	// Auditors.
@@ -56,7 +56,7 @@ func (s *Server) routes(e *echo.Echo) {
 		f.Add(m, "/:type/:id", s.refuseWrite)
 	}
 
-	a := e.Group("/admin", s.authenticate, s.limitBody)
+	a := e.Group("/admin", s.authenticate, s.admit, s.limitBody)
 	read(a, "/agreements", s.adminListAgreements)
 	a.POST("/agreements", s.adminAddAgreement)
 	a.POST("/agreements/$import", s.adminImportAgreements)

@@ -73,6 +73,12 @@ type Server struct {
 	TrustedProxies []*net.IPNet
 	WWWAuthHeader  func(err error) string // RFC 6750 WWW-Authenticate value for a 401
 	Launch         *LaunchAPI             // optional: launching the Shared Record Viewer in context
+	// Cache, if set (and Records is SharedRecords), reuses the parse and
+	// mapping of an extract whose bytes are unchanged (cache.go).
+	Cache *Cache
+	// Admission, if set, bounds the requests in flight, fairly between
+	// organisations (admission.go).
+	Admission *Admission
 
 	// MaxURIBytes caps the request line's target (path and query): longer
 	// is 414 (default 8 KiB). MaxHeaderBytes caps the header fields, names

@@ -15,6 +15,7 @@ import (
 	"mig/adapters"
 	"mig/adapters/terminology"
 	"mig/consent"
+	"mig/fhir/rest"
 )
 
 // Duration is a time.Duration written in configuration as "30s", "8h".
@@ -99,6 +100,9 @@ type Config struct {
 	Refusals  RefusalsConfig  `json:"refusals"`  // combining unauthenticated refusals in the audit trail
 	FreeSpace FreeSpaceConfig `json:"freeSpace"` // the data directory's free-space floors
 	Audit     AuditConfig     `json:"audit"`     // signed checkpoints of the audit chain (checkpoint.go)
+	Cache     CacheConfig     `json:"cache"`     // parsed and mapped extracts kept in memory (limits.go)
+	Admission AdmissionConfig `json:"admission"` // requests in flight, fair between organisations (limits.go)
+	Runtime   RuntimeConfig   `json:"runtime"`   // soft memory limit and GC target (limits.go)
 	// PatientReport is what the patient access report shows
 	// (GET /fhir/Patient/$mig-access-report; accessreport.go).
 	PatientReport PatientReportConfig `json:"patientReport"`
@@ -168,6 +172,9 @@ func DefaultConfig() Config {
 	c.Views.RecentAcuteDays = 28
 	c.FetchTimeout = Duration(10 * time.Second)
 	c.Notifications.MaxBackoff = Duration(10 * time.Minute)
+	c.Cache.MaxBytes, c.Cache.TTL = rest.DefaultCacheMaxBytes, Duration(rest.DefaultCacheTTL)
+	c.Admission.MaxInFlight = DefaultMaxInFlight
+	c.Runtime.MemoryLimit, c.Runtime.GCPercent = DefaultMemoryLimit, DefaultGCPercent
 	return c
 }
 
@@ -237,6 +244,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateStore()...)
+	errs = append(errs, c.validateLimits()...)
 	switch c.Demographics.Source {
 	case "practice":
 	case "pds":

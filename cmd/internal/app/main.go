@@ -48,6 +48,10 @@ type Main struct {
 	DevIdPAddr  string // identity provider listen address (default: the gateway port + 1)
 	DevGPSimURL string // an external gpsim serving A99902; "" starts one in-process
 
+	// Now, if set, is the clock requests are judged by (tests move it
+	// across midnight); nil: time.Now.
+	Now func() time.Time
+
 	// Set by Run.
 	URL      string // http://host:port of the gateway
 	Issuer   string // the OIDC issuer tokens must come from
@@ -71,6 +75,8 @@ type Main struct {
 	agreements consent.AgreementStore
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
+	cache      *rest.Cache     // parsed and mapped extracts (limits.go)
+	admission  *rest.Admission // requests in flight (limits.go)
 }
 
 // NewMain returns a Main with the default configuration and a JSON logger
@@ -123,6 +129,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
+	m.applyRuntime() // GOMEMLIMIT and GOGC, unless the environment sets them
 
 	// The ops listener answers /healthz and /readyz ("starting") from now
 	// on, while the audit chain is verified.
@@ -204,6 +211,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Translator:   pipe.Translator,
 		Options: record.ParseOptions{
 			Classifier: pipe.Classifier,
+			Now:        m.Now,
 		},
 	}
 	reader.Options.Limits.MaxBytes = cfg.Limits.MaxBytes
@@ -250,7 +258,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Verifier:      verifier,
 		Chain:         chain,
 		Records:       reader,
-		Mapper:        &fhir.Mapper{IDs: ids, Base: public + "/fhir", Now: time.Now, Terms: pipe.Terms},
+		Mapper:        &fhir.Mapper{IDs: ids, Base: public + "/fhir", Now: m.clock, Terms: pipe.Terms},
 		IDs:           ids,
 		Agreements:    m.agreements,
 		ViewConsents:  m.consents.ViewConsents(),
@@ -304,6 +312,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.goRun(func() { jobs.Work(ctx, time.Second) })
 	m.goRun(func() { m.ckpt.Run(ctx) })
 	m.goRun(func() { m.recorder.Run(ctx) }) // combined refusal events; the last flush at Close
+	m.goRun(func() { m.cache.Run(ctx) })    // drops cached extracts at their TTL
 
 	handler := srv.Handler()
 	if benchRoutes != nil { // benchmark builds only (-tags migbench)
