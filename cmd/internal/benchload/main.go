@@ -50,6 +50,7 @@ func main() {
 type options struct {
 	migd, vegeta, testdata, work, write, out string
 	duration, warmup                         time.Duration
+	rounds                                   int
 	clients                                  []int
 	stages                                   bool
 	stageBenchtime                           string
@@ -69,8 +70,9 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.work, "work", "var/bench", "working folder: each gateway's data directory and log, vegeta's results")
 	fs.StringVar(&o.write, "write", "", "markdown file whose marked block to rewrite (BENCHMARKS.md)")
 	fs.StringVar(&o.out, "out", "", "also write the markdown section to this file")
-	fs.DurationVar(&o.duration, "duration", 5*time.Second, "timed run per pipeline and point")
+	fs.DurationVar(&o.duration, "duration", 4*time.Second, "timed run per pipeline and point")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up per pipeline and point, not measured")
+	fs.IntVar(&o.rounds, "rounds", 2, "timed runs per pipeline and point, in alternating order; the one with the most throughput is kept")
 	fs.StringVar(&clients, "clients", "1,8,64", "concurrent clients per point, comma separated")
 	fs.BoolVar(&o.stages, "stages", true, "run the stage benchmarks (go test) first")
 	fs.StringVar(&o.stageBenchtime, "stage-benchtime", "400ms", "-benchtime of each stage benchmark")
@@ -81,6 +83,9 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.only, "only", "", "run only the requests whose name contains this (whole, page, summary)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.rounds < 1 {
+		return fmt.Errorf("-rounds must be at least 1")
 	}
 	for _, c := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
