@@ -316,5 +316,8 @@ func useJSONFormat() error {
 	return nil
 }
 
-// disableCache turns the mapping cache off. Today there is none.
-func disableCache(*Main) error { return nil }
+// disableCache turns the mapping cache off (cache.maxBytes 0: no cache).
+func disableCache(m *Main) error {
+	m.Config.Cache.MaxBytes = 0
+	return nil
+}
