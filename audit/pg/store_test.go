@@ -218,8 +218,15 @@ func TestRestartUnderLoad(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	c.Restart() // quick: the appends in flight are retried
 	time.Sleep(300 * time.Millisecond)
-	c.Stop() // longer than the retries: appends fail
-	time.Sleep(time.Second)
+	c.Stop() // until appends fail: longer than the retries and any in-doubt lookup
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		n := len(failed)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+	}
 	c.Start()
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
