@@ -295,6 +295,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	srv.Observer = m.metrics
+	m.instrumentLimits()
 	if m.IdP != nil {
 		srv.TokenURL = m.IdP.Issuer() + "/token"
 		srv.AuthorizeURL = m.IdP.Issuer() + "/authorize"

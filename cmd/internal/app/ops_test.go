@@ -150,6 +150,12 @@ func TestMetricsCarryNoPatientData(t *testing.T) {
 		{"mig_data_dir_free_bytes", nil},
 		{"mig_build_info", map[string]string{"version": Version}},
 		{"mig_ready", nil},
+		{"mig_admission_requests_total", map[string]string{"decision": "refused"}},
+		{"mig_admission_in_flight", nil},
+		{"mig_cache_parse_total", map[string]string{"result": "hit"}},
+		{"mig_cache_map_total", map[string]string{"result": "miss"}},
+		{"mig_cache_evictions_total", map[string]string{"reason": "ttl"}},
+		{"mig_cache_bytes", nil},
 	} {
 		if len(find(samples, c.name, c.labels)) == 0 {
 			t.Errorf("no %s%v in /metrics", c.name, c.labels)
