@@ -290,7 +290,8 @@ func targets(tok, st []benchLine, points []point) string {
 		fmt.Fprintf(&b, "- Whole record, 8 clients, uncached >= 10%% of pre-rendered: %s (%s).\n", pct(u), met(u >= 0.10))
 		fmt.Fprintf(&b, "- Whole record, 8 clients, revalidated cache >= 40%% of pre-rendered: %s (%s).\n", pct(c), met(c >= 0.40))
 		uu, cu := ratio(r[pUncached], r[pUsual]), ratio(r[pCached], r[pUsual])
-		fmt.Fprintf(&b, "- >= 10x the usual toolchain end to end (whole record, 8 clients): uncached %s, cached %s (%s).\n", times(uu), times(cu), met(uu >= 10))
+		fmt.Fprintf(&b, "- >= 10x the usual toolchain end to end (whole record, 8 clients): cached (as shipped) %s (%s); uncached %s (%s).\n",
+			times(cu), met(cu >= 10), times(uu), met(uu >= 10))
 	}
 	if len(tok) > 0 {
 		lo := -1.0
