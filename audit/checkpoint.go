@@ -517,6 +517,9 @@ type Checkpointer struct {
 	mu     sync.Mutex
 	last   *Checkpoint     // the last one written (or the log's latest)
 	merkle *MerkleFrontier // nil: no roots
+	// untold is a checkpoint whose witness call our own shutdown cut
+	// short; the shutdown checkpoint tells the witness again.
+	untold *Checkpoint
 }
 
 // NewCheckpointer returns a checkpointer appending to the log at path;
@@ -586,12 +589,34 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 		return nil, &mig.Error{Code: mig.EUNAVAILABLE, Issue: mig.IssueAuditUnavailable, Message: "audit checkpoint could not be written to the checkpoint log", Err: err}
 	}
 	c.last = cp
-	if c.opt.WitnessURL != "" {
-		if err := c.witness(ctx, cp); err != nil {
-			c.opt.OnError("witness", err)
-		}
-	}
+	c.tell(ctx, cp)
 	return cp, nil
+}
+
+// tell posts cp to the witness, if there is one. A call cut short by ctx
+// ending (the gateway stopping) is not a witness failure: it is kept for
+// the shutdown checkpoint to send again.
+func (c *Checkpointer) tell(ctx context.Context, cp *Checkpoint) {
+	if c.opt.WitnessURL == "" {
+		return
+	}
+	c.untold = nil
+	if err := c.witness(ctx, cp); err != nil {
+		if ctx.Err() != nil {
+			c.untold = cp
+			return
+		}
+		c.opt.OnError("witness", err)
+	}
+}
+
+// retell sends the witness the checkpoint a shutdown cut short, if any.
+func (c *Checkpointer) retell(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cp := c.untold; cp != nil && cp == c.last {
+		c.tell(ctx, cp)
+	}
 }
 
 func (c *Checkpointer) witness(ctx context.Context, cp *Checkpoint) error {
@@ -629,8 +654,10 @@ func (c *Checkpointer) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.Background(), c.opt.WitnessTimeout+time.Second)
-			if _, err := c.Checkpoint(fctx); err != nil {
+			if cp, err := c.Checkpoint(fctx); err != nil {
 				c.opt.OnError("log", err)
+			} else if cp == nil {
+				c.retell(fctx) // nothing new: the latest may still be untold
 			}
 			cancel()
 			return

@@ -384,3 +384,57 @@ func TestAppendAfterTornLine(t *testing.T) {
 		t.Fatalf("%v %+v", err, r)
 	}
 }
+
+// TestCheckpointerShutdownRetellsCutWitness: a witness call that the
+// gateway's own shutdown cuts short is no witness failure; the shutdown
+// checkpoint tells the witness again, so the witness ends with the latest.
+func TestCheckpointerShutdownRetellsCutWitness(t *testing.T) {
+	k := newKey(t)
+	var mu sync.Mutex
+	var got []uint64
+	calls := 0
+	inFirst := make(chan struct{})
+	wit := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		body, _ := io.ReadAll(r.Body) // read whole: the server then sees the client hang up
+		if first {                    // hold the first call until the client gives up
+			close(inFirst)
+			<-r.Context().Done()
+			return
+		}
+		var c audit.Checkpoint
+		if err := json.Unmarshal(body, &c); err != nil {
+			http.Error(w, "bad", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		got = append(got, c.Seq)
+		mu.Unlock()
+	}))
+	defer wit.Close()
+	var errs []string
+	var errMu sync.Mutex
+	c := audit.NewCheckpointer(&fakeChain{seq: 7}, k, filepath.Join(t.TempDir(), "checkpoints.log"), nil, audit.CheckpointerOptions{
+		Interval: 10 * time.Millisecond, WitnessURL: wit.URL, WitnessTimeout: 5 * time.Second,
+		OnError: func(what string, err error) { errMu.Lock(); errs = append(errs, what+": "+err.Error()); errMu.Unlock() },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	<-inFirst
+	cancel() // shutdown while the witness call for 7 is in flight
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0] != 7 {
+		t.Fatalf("witness got %v, want [7] told again at shutdown", got)
+	}
+	errMu.Lock()
+	defer errMu.Unlock()
+	if len(errs) != 0 {
+		t.Fatalf("a call our own shutdown cut was reported: %v", errs)
+	}
+}
