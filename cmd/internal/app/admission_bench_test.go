@@ -28,7 +28,7 @@ func BenchmarkAdmission(b *testing.B) {
 			m.Log = zerolog.Nop()
 			m.Config.Cache.MaxBytes = 0
 			m.Config.Admission.MaxInFlight = maxInFlight
-			m.Config.Refusals.CombineWindow = Duration(time.Minute)
+			m.Config.Refusals.CombineWindow, m.Config.Refusals.Separate = Duration(time.Minute), false
 		})
 		tok := g.token("bench", "R8000", "RX999")
 		const nhs = "9990001030"

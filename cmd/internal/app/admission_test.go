@@ -22,7 +22,7 @@ import (
 func TestAdmissionUnderFlood(t *testing.T) {
 	g := startGateway(t, func(m *Main) {
 		m.Config.Admission = AdmissionConfig{MaxInFlight: 2, MaxWait: Duration(500 * time.Millisecond), RetryAfter: Duration(time.Second)}
-		m.Config.Refusals.CombineWindow = Duration(time.Hour) // flushed by the test
+		m.Config.Refusals.CombineWindow, m.Config.Refusals.Separate = Duration(time.Hour), false // flushed by the test
 	})
 	const nhs = "9990001030" // the 26-year record: each answer takes a while
 	path := "/fhir/Patient/" + g.ids.Patient(nhs) + "/$everything?_count=500"

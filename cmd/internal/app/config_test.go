@@ -146,3 +146,19 @@ func TestDeploymentConfig(t *testing.T) {
 		t.Fatalf("a token from another issuer: %d", r.Status)
 	}
 }
+
+// TestRefusalsSeparate: the documented way to write every unauthenticated
+// refusal on its own loads and turns the recorder's combining off.
+func TestRefusalsSeparate(t *testing.T) {
+	var r RefusalsConfig
+	if err := json.Unmarshal([]byte(`{"combineWindow": "5m", "separate": true}`), &r); err != nil {
+		t.Fatal(err)
+	}
+	if w := r.window(); w >= 0 {
+		t.Fatalf("separate: window %s, want negative (off)", w)
+	}
+	r.Separate = false
+	if w := r.window(); w != 5*time.Minute {
+		t.Fatalf("window %s, want 5m", w)
+	}
+}

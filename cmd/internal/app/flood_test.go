@@ -124,7 +124,9 @@ func fileSize(t *testing.T, path string) int64 {
 // is written and nothing is released.
 func TestFloods(t *testing.T) {
 	const rounds = 30
-	combining := func(m *Main) { m.Config.Refusals.CombineWindow = Duration(time.Hour) }
+	combining := func(m *Main) {
+		m.Config.Refusals.CombineWindow, m.Config.Refusals.Separate = Duration(time.Hour), false
+	}
 	cases := []struct {
 		name         string
 		edit         func(m *Main)

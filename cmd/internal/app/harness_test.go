@@ -69,7 +69,7 @@ func startGateway(t testing.TB, edit func(m *Main)) *gateway {
 	m.DevIdPAddr = "127.0.0.1:0"
 	// Suites that count one AuditEvent per request see every refusal on
 	// its own; flood_test.go turns combining back on.
-	m.Config.Refusals.CombineWindow = Duration(-1)
+	m.Config.Refusals.Separate = true
 	buf := &syncBuffer{}
 	m.Log = zerolog.New(buf).With().Timestamp().Logger()
 	if edit != nil {

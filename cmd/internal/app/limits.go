@@ -33,8 +33,19 @@ type HTTPConfig struct {
 // RefusalsConfig: how unauthenticated refusals are combined in the audit
 // trail (audit.Recorder).
 type RefusalsConfig struct {
-	CombineWindow Duration `json:"combineWindow"` // one event per source per window, with a count (1m); "-1s" turns combining off
+	CombineWindow Duration `json:"combineWindow"` // one event per source per window, with a count (1m)
 	MaxSources    int      `json:"maxSources"`    // sources combined one by one per window; more share one count (1000)
+	// Separate, when true, writes every such refusal as its own event
+	// (no combining; each costs an audit write).
+	Separate bool `json:"separate"`
+}
+
+// window is the recorder's combining window: negative (off) when Separate.
+func (r RefusalsConfig) window() time.Duration {
+	if r.Separate {
+		return -1
+	}
+	return time.Duration(r.CombineWindow)
 }
 
 // FreeSpaceConfig: the data directory's free-space floors, in bytes.
@@ -232,7 +243,7 @@ func (m *Main) newRecorder(store audit.Store) *audit.Recorder {
 				Uint64("floor", fs.Floor).Msg("data directory free-space floor crossed")
 		}}
 	return audit.NewRecorder(store, audit.RecorderOptions{
-		Window:     time.Duration(m.Config.Refusals.CombineWindow),
+		Window:     m.Config.Refusals.window(),
 		MaxSources: m.Config.Refusals.MaxSources,
 		Space:      space,
 		OnFlushError: func(err error) {
