@@ -57,6 +57,7 @@ type options struct {
 	stageCount                               int
 	soak, soakInterval                       time.Duration
 	soakClients                              int
+	soakUncached                             bool
 	only                                     string
 }
 
@@ -80,6 +81,7 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.soak, "soak", 0, "run the soak for this long instead of the benchmark (make soak: 10m)")
 	fs.DurationVar(&o.soakInterval, "soak-interval", 10*time.Second, "resident memory sampling interval of the soak")
 	fs.IntVar(&o.soakClients, "soak-clients", 8, "concurrent clients of the soak")
+	fs.BoolVar(&o.soakUncached, "soak-uncached", false, "soak ours with the mapping cache off (to tell the cache's fill from growth)")
 	fs.StringVar(&o.only, "only", "", "run only the requests whose name contains this (whole, page, summary)")
 	if err := fs.Parse(args); err != nil {
 		return err

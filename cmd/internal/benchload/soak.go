@@ -29,7 +29,11 @@ type rssSample struct {
 // round-robin over the three requests, for o.soak, sampling VmRSS every
 // o.soakInterval.
 func soak(ctx context.Context, o options) (*soakResult, error) {
-	g, err := startGateway(ctx, o, pipelines[pCached], 0)
+	p := pipelines[pCached]
+	if o.soakUncached {
+		p = pipelines[pUncached]
+	}
+	g, err := startGateway(ctx, o, p, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -122,9 +126,13 @@ func renderSoak(m machine, o options, s *soakResult) string {
 	var b strings.Builder
 	b.WriteString("## Soak, from `make soak` (issue 14)\n\n")
 	fmt.Fprintf(&b, "Measured %s. Load average %s at the start, %s at the end.\n\n", m, m.loadStart, loadavg())
-	fmt.Fprintf(&b, "Command: `make soak` (`bin/benchload -soak %s -soak-clients %d -soak-interval %s -write BENCHMARKS.md`): ours as shipped (the cache on), "+
+	flag, what := "", "ours as shipped (the cache on)"
+	if o.soakUncached {
+		flag, what = " -soak-uncached", "ours with the mapping cache off"
+	}
+	fmt.Fprintf(&b, "Command: `make soak` (`bin/benchload -soak %s -soak-clients %d -soak-interval %s%s -write BENCHMARKS.md`): %s, "+
 		"%d clients round-robin over the whole record, the default `$everything` page and the Summary of 9990001030, for %s; resident memory (VmRSS) sampled every %s.\n\n",
-		o.soak, o.soakClients, o.soakInterval, o.soakClients, o.soak, o.soakInterval)
+		o.soak, o.soakClients, o.soakInterval, flag, what, o.soakClients, o.soak, o.soakInterval)
 	l := s.load
 	fmt.Fprintf(&b, "Load: %d requests, %.1f req/s answered 200 (%s%s), p50 %s, p99 %s, max %s.\n\n", l.Requests, l.Throughput, pct(l.Success), others(l.Status), ms(l.P50), ms(l.P99), ms(l.Max))
 	b.WriteString("Resident memory after the " + s.warmup.String() + " warm-up: the median of the samples in its first minute against the median in the last, and a line fitted to every sample. " +
