@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -368,3 +369,27 @@ func (l *Locator) Run(ctx context.Context) error {
 
 // Stats returns the index's statistics.
 func (l *Locator) Stats(ctx context.Context) (Stats, error) { return l.idx.Stats(ctx) }
+
+// CollectNumbers runs a Replace's each and returns the valid NHS numbers it
+// yields, sorted and without repeats (anything else is skipped), checking
+// ctx every 4096 numbers. Every Index backend reads its input through it.
+func CollectNumbers(ctx context.Context, each func(add func(nhs string) error) error) ([]string, error) {
+	var list []string
+	err := each(func(nhs string) error {
+		if mig.ValidNHSNumber(nhs) {
+			list = append(list, nhs)
+		}
+		if len(list)%4096 == 0 {
+			return ctx.Err()
+		}
+		return nil
+	})
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(list)
+	return slices.Compact(list), nil
+}

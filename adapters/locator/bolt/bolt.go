@@ -20,7 +20,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -116,9 +115,6 @@ func storeErr(err error) error {
 	return &mig.Error{Code: mig.EUNAVAILABLE, Message: "patient index: storage failure", Err: err}
 }
 
-// isNHS reports whether s is ten ASCII digits (the key layout needs it).
-func isNHS(s string) bool { return mig.ValidNHSNumber(s) }
-
 // Replace implements locator.Index. Numbers that are not valid NHS numbers
 // are skipped. Nothing changes unless each returns nil.
 func (x *Index) Replace(ctx context.Context, practice string, each func(add func(nhs string) error) error) error {
@@ -127,24 +123,10 @@ func (x *Index) Replace(ctx context.Context, practice string, each func(add func
 	}
 	defer x.lock(practice)()
 
-	var list []string
-	err := each(func(nhs string) error {
-		if isNHS(nhs) {
-			list = append(list, nhs)
-		}
-		if len(list)%4096 == 0 {
-			return ctx.Err()
-		}
-		return nil
-	})
-	if err == nil {
-		err = ctx.Err()
-	}
+	list, err := locator.CollectNumbers(ctx, each)
 	if err != nil {
 		return err
 	}
-	slices.Sort(list)
-	list = slices.Compact(list)
 
 	// Batch lets concurrent Replaces (Locator.Refresh lists practices in
 	// parallel) share one commit; the function is idempotent, as Batch may
@@ -207,7 +189,7 @@ func (x *Index) Replace(ctx context.Context, practice string, each func(add func
 
 // Lookup implements locator.Index.
 func (x *Index) Lookup(ctx context.Context, nhs string) ([]string, error) {
-	if !isNHS(nhs) {
+	if !mig.ValidNHSNumber(nhs) {
 		return nil, nil
 	}
 	var out []string

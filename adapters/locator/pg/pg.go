@@ -95,9 +95,6 @@ func storeErr(err error) error {
 	return pgstore.Unavailable("patient index: storage failure", err)
 }
 
-// isNHS reports whether s is a valid NHS number (ten digits).
-func isNHS(s string) bool { return mig.ValidNHSNumber(s) }
-
 func validPractice(p string) bool {
 	return p != "" && utf8.ValidString(p) && !strings.ContainsRune(p, 0)
 }
@@ -108,24 +105,10 @@ func (x *Index) Replace(ctx context.Context, practice string, each func(add func
 	if !validPractice(practice) {
 		return mig.Errorf(mig.EINVALID, "patient index: practice code required")
 	}
-	var list []string
-	err := each(func(nhs string) error {
-		if isNHS(nhs) {
-			list = append(list, nhs)
-		}
-		if len(list)%4096 == 0 {
-			return ctx.Err()
-		}
-		return nil
-	})
-	if err == nil {
-		err = ctx.Err()
-	}
+	list, err := locator.CollectNumbers(ctx, each)
 	if err != nil {
 		return err
 	}
-	slices.Sort(list)
-	list = slices.Compact(list)
 
 	err = pgx.BeginFunc(ctx, x.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO locator_practices (practice, generation, count, updated)
@@ -187,7 +170,7 @@ func (x *Index) Replace(ctx context.Context, practice string, each func(add func
 
 // Lookup implements locator.Index.
 func (x *Index) Lookup(ctx context.Context, nhs string) ([]string, error) {
-	if !isNHS(nhs) {
+	if !mig.ValidNHSNumber(nhs) {
 		return nil, nil
 	}
 	rows, err := x.pool.Query(ctx, `SELECT practice FROM locator_numbers WHERE nhs = $1`, nhs)
