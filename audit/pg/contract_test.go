@@ -10,7 +10,6 @@ import (
 	"mig/audit"
 	auditpg "mig/audit/pg"
 	"mig/audit/storetest"
-	"mig/internal/pgstore"
 	"mig/internal/pgtest"
 )
 
@@ -24,12 +23,7 @@ func TestContract(t *testing.T) {
 // connect opens a pool on url, closed when t ends.
 func connect(t testing.TB, url string) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgstore.Connect(context.Background(), pgstore.Options{URL: url, MaxConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
+	return pgtest.Pool(t, url, 8)
 }
 
 // open opens a store on pool, closed when t ends.

@@ -20,13 +20,7 @@ type handle struct {
 
 func open(t *testing.T, url string) *handle {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgstore.Connect(ctx, pgstore.Options{URL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db, err := consentpg.Open(ctx, pool)
+	db, err := consentpg.Open(context.Background(), pgtest.Pool(t, url, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"mig/internal/pgstore"
 )
 
 // EnvURL names the admin URL of the test server.
@@ -84,6 +87,18 @@ func NewDatabase(t testing.TB, admin string) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// Pool opens a pool on url (pgstore.Connect: what the gateway opens),
+// closed when the test ends; maxConns 0 takes pgx's default.
+func Pool(t testing.TB, url string, maxConns int32) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgstore.Connect(context.Background(), pgstore.Options{URL: url, MaxConns: maxConns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // Cluster is a private PostgreSQL server in a temporary folder, for tests

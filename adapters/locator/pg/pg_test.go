@@ -6,7 +6,6 @@ import (
 
 	"mig/adapters/locator/pg"
 	"mig/adapters/locator/storetest"
-	"mig/internal/pgstore"
 	"mig/internal/pgtest"
 )
 
@@ -18,13 +17,7 @@ type handle struct {
 
 func open(t testing.TB, url string) *handle {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgstore.Connect(ctx, pgstore.Options{URL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	x, err := locpg.Open(ctx, pool)
+	x, err := locpg.Open(context.Background(), pgtest.Pool(t, url, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
