@@ -100,12 +100,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	root := testenv.ModuleRoot(t)
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "migd")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/migd")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/migd: %v\n%s", err, out)
-	}
+	bin := buildBin(t, "migd")
 	data := filepath.Join(tmp, "data")
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		t.Fatal(err)

@@ -196,12 +196,7 @@ func TestThreeNodesOnPostgres(t *testing.T) {
 	cluster := pgtest.NewCluster(t)
 	root := testenv.ModuleRoot(t)
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "migd")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/migd")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/migd: %v\n%s", err, out)
-	}
+	bin := buildBin(t, "migd")
 	testdata := filepath.Join(root, "testdata")
 
 	// The identity provider, the HTTP practice (counting notifications),
