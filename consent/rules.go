@@ -239,6 +239,17 @@ func (rc Recipient) Start(ctx context.Context, r *Request) Decision {
 	return proceed
 }
 
+// AgreedViews returns the views of the agreement the request proceeds
+// under (r.AgreementID among r.Agreements), or nil.
+func (r *Request) AgreedViews() []record.View {
+	for _, a := range r.Agreements {
+		if a.ID == r.AgreementID {
+			return a.Views
+		}
+	}
+	return nil
+}
+
 // requestAgreements gives the later rules the agreements the Agreement rule
 // found (kept on the request itself, r.Agreements), reading the store by
 // r.AgreementID only when a request arrives without them.
@@ -452,13 +463,8 @@ func (av *AgreementViews) WillSee(ctx context.Context, r *Request, e *record.Ent
 	if len(e.Views) == 0 {
 		return false
 	}
-	var agreed []record.View
-	for _, a := range av.state.get(ctx, r) {
-		if a.ID == r.AgreementID {
-			agreed = a.Views
-			break
-		}
-	}
+	av.state.get(ctx, r) // loads r.Agreements when the request came without them
+	agreed := r.AgreedViews()
 	for _, v := range e.Views {
 		if hasView(agreed, v) {
 			return true

@@ -58,7 +58,7 @@ func (s *Server) summary(c echo.Context) error {
 		Base:           s.Base,
 		Patient:        res.Patient,
 		Resources:      res.Resources,
-		Covered:        agreedViews(r),
+		Covered:        r.AgreedViews(),
 		Withheld:       withheld,
 		Confidential:   res.rec.Withheld,
 		RecordWithheld: res.Withheld || r.Withheld,
@@ -80,17 +80,6 @@ func (s *Server) summary(c echo.Context) error {
 	}
 	r.Released = doc.Released
 	return s.release(c, r, http.StatusOK, contentType, body)
-}
-
-// agreedViews are the views of the agreement the request runs under: the
-// views the entry filter (consent.AgreementViews) keeps entries of.
-func agreedViews(r *consent.Request) []record.View {
-	for _, a := range r.Agreements {
-		if a.ID == r.AgreementID {
-			return a.Views
-		}
-	}
-	return nil
 }
 
 // summaryParams checks $summary's parameters: profile, if given, is the
