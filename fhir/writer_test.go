@@ -3,11 +3,9 @@ package fhir
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -189,62 +187,12 @@ func readFile(t *testing.T, path string) []byte {
 	return b
 }
 
-// The shared GP2GP fragments are pieces of extracts: each is wrapped in the
-// smallest extract around its kind, as adapters/gp2gp's fragment tests do
-// (wrapFragment there, whose wrappers these are; the value code and the
-// drug given to bare values and supply acts are ours). Fragments that are
-// no part of an extract (message envelopes, an address alone) are left out.
-const (
-	fragWrapOpen  = `<RCMR_IN030000UK06 xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><ControlActEvent><subject>`
-	fragWrapClose = `</subject></ControlActEvent></RCMR_IN030000UK06>`
-	fragExtractOp = `<EhrExtract classCode="EXTRACT" moodCode="EVN"><id root="FRAGMENT-EXTRACT"/><availabilityTime value="20261120"/>`
-	fragExtractCl = `</EhrExtract>`
-	fragFolderOp  = `<component><ehrFolder classCode="FOLDER" moodCode="EVN">`
-	fragFolderCl  = `</ehrFolder></component>`
-	fragCompOp    = `<component><ehrComposition classCode="COMPOSITION" moodCode="EVN"><id root="FRAGMENT-COMPOSITION"/><availabilityTime value="20261101"/><component>`
-	fragCompCl    = `</component></ehrComposition></component>`
-	fragValueOp   = `<ObservationStatement classCode="OBS" moodCode="EVN"><id root="FRAGMENT-VALUE"/><code code="44...00" codeSystem="2.16.840.1.113883.2.1.6.2" displayName="Blood chemistry"/><availabilityTime value="20261101"/>`
-	fragValueCl   = `</ObservationStatement>`
-	fragMedOp     = `<MedicationStatement classCode="SBADM" moodCode="INT"><id root="FRAGMENT-MED"/><consumable><manufacturedProduct><manufacturedMaterial><code code="320000009" codeSystem="2.16.840.1.113883.2.1.3.2.4.15" displayName="Simvastatin 40mg tablets"/></manufacturedMaterial></manufacturedProduct></consumable><component>`
-	fragMedCl     = `</component></MedicationStatement>`
-	fragDirectOp  = `<component><ehrFolder classCode="FOLDER" moodCode="EVN"><responsibleParty>`
-	fragDirectCl  = `</responsibleParty></ehrFolder></component>`
-)
-
-var fragXMLDecl = regexp.MustCompile(`^\s*(\x{FEFF})?\s*<\?xml[^>]*\?>`)
-
 func wrapGP2GPFragment(t *testing.T, body []byte) []byte {
-	var root string
-	d := xml.NewDecoder(bytes.NewReader(body))
-	for root == "" {
-		tok, err := d.Token()
-		if err != nil {
-			t.Fatalf("fragment without a root element: %v", err)
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			root = se.Name.Local
-		}
+	t.Helper()
+	root, err := testenv.FragmentRoot(body)
+	if err != nil {
+		t.Fatalf("fragment: %v", err)
 	}
-	s := string(fragXMLDecl.ReplaceAll(body, nil))
-	in := func(parts ...string) []byte { return []byte(strings.Join(parts, "")) }
-	switch root {
-	case "RCMR_IN030000UK06", "RCMR_IN030000UK07":
-		return body
-	case "EhrExtract":
-		return in(fragWrapOpen, s, fragWrapClose)
-	case "ehrComposition":
-		return in(fragWrapOpen, fragExtractOp, fragFolderOp, `<component>`, s, `</component>`, fragFolderCl, fragExtractCl, fragWrapClose)
-	case "ObservationStatement", "CompoundStatement", "MedicationStatement", "NarrativeStatement",
-		"PlanStatement", "RequestStatement", "LinkSet":
-		return in(fragWrapOpen, fragExtractOp, fragFolderOp, fragCompOp, s, fragCompCl, fragFolderCl, fragExtractCl, fragWrapClose)
-	case "value":
-		return in(fragWrapOpen, fragExtractOp, fragFolderOp, fragCompOp, fragValueOp, s, fragValueCl, fragCompCl, fragFolderCl, fragExtractCl, fragWrapClose)
-	case "ehrSupplyAuthorise", "ehrSupplyPrescribe":
-		return in(fragWrapOpen, fragExtractOp, fragFolderOp, fragCompOp, fragMedOp, s, fragMedCl, fragCompCl, fragFolderCl, fragExtractCl, fragWrapClose)
-	case "agentDirectory":
-		return in(fragWrapOpen, fragExtractOp, fragDirectOp, s, fragDirectCl, fragExtractCl, fragWrapClose)
-	case "patient":
-		return in(fragWrapOpen, fragExtractOp, `<recordTarget>`, s, `</recordTarget>`, fragExtractCl, fragWrapClose)
-	}
-	return nil
+	doc, _ := testenv.WrapFragment(root, body)
+	return doc
 }

@@ -22,7 +22,7 @@ func fragment(t *testing.T, rel string) (*parser, *record.Record) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, why := wrapFragment(fragmentRoot(t, body), body)
+	doc, why := testenv.WrapFragment(fragmentRoot(t, body), body)
 	if doc == nil {
 		t.Fatalf("%s: %s", rel, why)
 	}
@@ -41,7 +41,7 @@ func fragmentNode(t *testing.T, rel, local string) *xmltok.Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := node(t, string(xmlDecl.ReplaceAll(body, nil)))
+	n := node(t, string(testenv.XMLDecl.ReplaceAll(body, nil)))
 	var found *xmltok.Node
 	n.Walk(func(m *xmltok.Node) bool {
 		if found == nil && m.Local == local {

@@ -37,7 +37,7 @@ func TestFragmentsMapToValidR4(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if doc, _ := wrapFragment(fragmentRoot(t, body), body); doc != nil {
+		if doc, _ := testenv.WrapFragment(fragmentRoot(t, body), body); doc != nil {
 			rel, _ := filepath.Rel(dir, path)
 			docs = append(docs, struct {
 				name string
